@@ -1,0 +1,174 @@
+"""connect(): the Lab — which backend, the boto3 clients, the account, region and resource names."""
+
+import os
+from dataclasses import dataclass, field
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import LabError
+from .local import config, process
+
+BACKENDS = ("local", "aws")
+# The local endpoint answers at once or not at all: retrying only hides a real error.
+LOCAL_CLIENT_CONFIG = Config(
+    retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60
+)
+AWS_CLIENT_CONFIG = Config(retries={"max_attempts": 8, "mode": "standard"})
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every resource the lab creates, named from one prefix (the article's names by default)."""
+
+    prefix: str
+    account: str
+    region: str
+
+    @property
+    def pipeline(self):
+        return f"{self.prefix}-pipeline"
+
+    @property
+    def pipeline_role(self):
+        return f"{self.prefix}-codepipeline-role"
+
+    @property
+    def bucket(self):
+        return f"{self.prefix}-artifacts-{self.account}-{self.region}"
+
+    @property
+    def repository(self):
+        return f"{self.prefix}-demo-app"
+
+    @property
+    def build_project(self):
+        return f"{self.prefix}-demo-build"
+
+    @property
+    def application(self):
+        return f"{self.prefix}-demo"
+
+    @property
+    def deployment_group(self):
+        return f"{self.prefix}-demo-dg"
+
+
+@dataclass
+class Lab:
+    """Where the lab's calls go. Create it with `connect()`; hand it to every helper."""
+
+    backend: str
+    account: str
+    region: str
+    session: boto3.Session
+    prefix: str = "awscicd"
+    endpoint_url: str | None = None
+    _clients: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def names(self) -> Names:
+        return Names(self.prefix, self.account, self.region)
+
+    @property
+    def is_local(self) -> bool:
+        return self.backend == "local"
+
+    def client(self, service: str):
+        """A boto3 client for `service`, created on first use and then reused."""
+        if service not in self._clients:
+            self._clients[service] = self.session.client(
+                service,
+                endpoint_url=self.endpoint_url,
+                config=LOCAL_CLIENT_CONFIG if self.is_local else AWS_CLIENT_CONFIG,
+            )
+        return self._clients[service]
+
+    def banner(self) -> str:
+        if self.is_local:
+            return (
+                f"labhelpers: local backend at {self.endpoint_url} — account {self.account}, "
+                f"region {self.region}; nothing reaches AWS."
+            )
+        return (
+            f"labhelpers: AWS backend — account {self.account}, region {self.region}. "
+            "Real resources cost money; run the cleanup notebook when you are done."
+        )
+
+
+# The values connect() replaced in os.environ, so an AWS connection can put them back.
+_saved_environ: dict[str, str | None] = {}
+
+
+def _point_environ(values: dict[str, str], cleared) -> None:
+    for name in [*values, *cleared]:
+        _saved_environ.setdefault(name, os.environ.get(name))
+    for name in cleared:
+        os.environ.pop(name, None)
+    os.environ.update(values)
+
+
+def _restore_environ() -> None:
+    for name, value in _saved_environ.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _saved_environ.clear()
+
+
+def connect(
+    backend: str | None = None,
+    *,
+    profile: str | None = None,
+    region: str | None = None,
+    prefix: str = "awscicd",
+    home: str | None = None,
+    quiet: bool = False,
+) -> Lab:
+    """Connect to the lab's backend: `local` (default) or `aws` (also chosen by LAB_BACKEND=aws).
+
+    Local: makes sure the endpoint runs and points this process's environment at it, so `!aws ...`
+    cells and subprocesses reach the endpoint and never AWS.
+
+    Examples
+    --------
+    >>> lab = connect()                      # doctest: +SKIP
+    >>> lab.client("codepipeline").list_pipelines()  # doctest: +SKIP
+    """
+    backend = (backend or os.environ.get("LAB_BACKEND") or "local").strip().lower()
+    if backend not in BACKENDS:
+        raise LabError(f"unknown backend {backend!r}: use 'local' (no AWS account needed) or 'aws'")
+    lab = (
+        _connect_local(region, prefix, home) if backend == "local" else _connect_aws(profile, region, prefix)
+    )
+    if not quiet:
+        print(lab.banner())
+    return lab
+
+
+def _connect_local(region, prefix, home) -> Lab:
+    layout = config.Layout(config.home(home))
+    running = process.start(layout)
+    region = region or config.REGION
+    _point_environ(config.client_env(running.url, layout, region), config.cleared_names(os.environ))
+    session = boto3.Session(
+        aws_access_key_id=config.ACCESS_KEY, aws_secret_access_key=config.SECRET_KEY, region_name=region
+    )
+    return Lab("local", config.ACCOUNT, region, session, prefix, running.url)
+
+
+def _connect_aws(profile, region, prefix) -> Lab:
+    _restore_environ()
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region or os.environ.get("AWS_REGION"))
+        if not session.region_name:
+            raise LabError("no AWS region is set: pass region=..., or set AWS_REGION / a profile's region")
+        identity = session.client("sts", config=AWS_CLIENT_CONFIG).get_caller_identity()
+    except (BotoCoreError, ClientError) as exc:
+        raise LabError(
+            f"cannot reach AWS with these credentials ({exc}). Configure a profile "
+            "(aws configure) and set AWS_PROFILE, or use the local backend: connect('local')"
+        ) from exc
+    return Lab("aws", identity["Account"], session.region_name, session, prefix)

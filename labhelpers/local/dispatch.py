@@ -1,0 +1,96 @@
+"""The one WSGI app on the endpoint's port: git, our own services, the lab's pages, then moto."""
+
+import json
+import logging
+
+from .awsjson import AwsError
+from .motoapp import Call
+
+log = logging.getLogger("labhelpers.endpoint")
+
+
+class JsonService:
+    """Base of the services we implement ourselves over awsJson1_1: `handle(op, params) -> dict`."""
+
+    target_prefix = ""
+    signing_name = ""
+
+    def handle(self, operation: str, params: dict) -> dict:
+        method = getattr(self, _snake(operation), None)
+        if method is None:
+            raise AwsError(
+                "NotImplemented",
+                f"The local lab endpoint does not implement {self.signing_name} {operation}.",
+                501,
+            )
+        return method(params) or {}
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+class Dispatcher:
+    def __init__(self, moto_app, services=(), git_app=None, lab_app=None):
+        self.moto = moto_app
+        self.services = {s.target_prefix: s for s in services}
+        self.git = git_app
+        self.lab = lab_app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/v1/repos/") and self.git:
+            # werkzeug already de-chunks the body; dulwich would de-chunk it again and hang.
+            if environ.get("wsgi.input_terminated"):
+                environ.pop("HTTP_TRANSFER_ENCODING", None)
+            return self.git(environ, start_response)
+        if path.startswith("/_lab/") and self.lab:
+            return self.lab(environ, start_response)
+        prefix = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")[0]
+        service = self.services.get(prefix)
+        if service:
+            return self._json_call(service, environ, start_response)
+        return self.moto(environ, start_response)
+
+    def _json_call(self, service, environ, start_response):
+        call = Call(environ)
+        try:
+            raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0) or -1)
+            try:
+                params = json.loads(raw or b"{}")
+            except ValueError as exc:
+                raise AwsError(
+                    "SerializationException", f"The request body is not valid JSON: {exc}"
+                ) from exc
+            if not isinstance(params, dict):
+                raise AwsError("SerializationException", "The request body must be a JSON object.")
+            result = service.handle(call.operation, params)
+        except AwsError as error:
+            return call.error_response(error, start_response)
+        except Exception as exc:
+            log.exception("%s %s failed", service.signing_name, call.operation)
+            error = AwsError(
+                "InternalFailure", f"{service.signing_name} {call.operation} failed locally: {exc}", 500
+            )
+            return call.error_response(error, start_response)
+        body = json.dumps(result, default=_json_default).encode()
+        start_response(
+            "200 OK", [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))]
+        )
+        return [body]
+
+
+def _json_default(value):
+    if hasattr(value, "timestamp"):
+        return round(value.timestamp(), 3)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if isinstance(value, bytes):
+        return value.decode()
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def json_response(start_response, payload, status="200 OK", content_type="application/json"):
+    body = json.dumps(payload, indent=1).encode() if not isinstance(payload, bytes) else payload
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]

@@ -1,0 +1,116 @@
+"""moto's server for the plain AWS services, made safe to share: one lock, AWS-style errors for what moto
+lacks, and a note of which service each write touched (for snapshots)."""
+
+import io
+import json
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from urllib.parse import parse_qs
+
+from .awsjson import AwsError
+
+# Held while moto handles a request; engine code that reads or writes moto's backends takes it too.
+LOCK = threading.RLock()
+
+READ_PREFIXES = ("Get", "List", "Describe", "Head", "BatchGet", "Lookup", "Search", "Filter")
+_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/aws4_request")
+log = logging.getLogger("labhelpers.endpoint")
+
+
+class Call:
+    """What an incoming AWS request is: its service, region, operation and protocol."""
+
+    def __init__(self, environ):
+        scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        self.region, self.service = scope.groups() if scope else ("", "")
+        self.method = environ.get("REQUEST_METHOD", "GET")
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        content_type = environ.get("CONTENT_TYPE", "")
+        self.json = bool(target) or "json" in content_type
+        self.query = content_type.startswith("application/x-www-form-urlencoded")
+        if target:
+            self.operation = target.rpartition(".")[2]
+        elif self.query:
+            self.operation = _form_action(environ)
+        else:
+            self.operation = f"{self.method} {environ.get('PATH_INFO', '/')}"
+
+    @property
+    def is_read(self) -> bool:
+        if self.json or self.query:
+            return self.operation.startswith(READ_PREFIXES)
+        return self.method in ("GET", "HEAD", "OPTIONS")
+
+    def error_response(self, error: AwsError, start_response):
+        if self.json:
+            body = json.dumps(error.body()).encode()
+            content_type = "application/x-amz-json-1.1"
+        elif self.query:
+            body = (
+                f"<ErrorResponse><Error><Type>Sender</Type><Code>{error.code}</Code>"
+                f"<Message>{_xml(error.message)}</Message></Error>"
+                f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+            ).encode()
+            content_type = "text/xml"
+        else:
+            body = (
+                f"<Error><Code>{error.code}</Code><Message>{_xml(error.message)}</Message></Error>".encode()
+            )
+            content_type = "application/xml"
+        start_response(
+            f"{error.status} {'Not Implemented' if error.status == 501 else 'Error'}",
+            [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _form_action(environ) -> str:
+    """Read the form body for its Action, and put the body back for moto."""
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0) or -1)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    values = parse_qs(body.decode("utf-8", "replace")).get("Action")
+    return values[0] if values else "UnknownAction"
+
+
+class MotoApp:
+    """WSGI app around moto's dispatcher."""
+
+    def __init__(self, on_write: Callable[[str], None]):
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        self._moto = DomainDispatcherApplication(create_backend_app)
+        self._on_write = on_write
+
+    def __call__(self, environ, start_response):
+        call = Call(environ)
+        try:
+            with LOCK:
+                body = b"".join(self._moto(environ, start_response))
+        except NotImplementedError:
+            service = call.service or "this service"
+            return call.error_response(
+                AwsError(
+                    "NotImplemented",
+                    f"The local lab endpoint does not implement {service} {call.operation}. "
+                    "Use LAB_BACKEND=aws for it, or an operation the lab supports.",
+                    501,
+                ),
+                start_response,
+            )
+        except Exception as exc:  # a moto defect must not look like a retryable server fault
+            log.exception("moto failed on %s %s", call.service, call.operation)
+            return call.error_response(
+                AwsError("InternalFailure", f"{call.service} {call.operation} failed locally: {exc}", 500),
+                start_response,
+            )
+        if not call.is_read:
+            self._on_write(call.service)
+        return [body]

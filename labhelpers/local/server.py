@@ -1,0 +1,143 @@
+"""The endpoint process: `python -m labhelpers.local.server --home DIR`.
+
+Binds 127.0.0.1 only, records its port and pid in the state folder, saves state as it changes and
+once more when it is stopped."""
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+
+from . import config
+
+
+def _prepare_environment(layout: config.Layout):
+    """moto reads these when it is imported; the process must never reach real AWS."""
+    for name in config.cleared_names(os.environ):
+        del os.environ[name]
+    os.environ.update(
+        MOTO_ACCOUNT_ID=config.ACCOUNT,
+        MOTO_IAM_LOAD_MANAGED_POLICIES="true",
+        AWS_ACCESS_KEY_ID=config.ACCESS_KEY,
+        AWS_SECRET_ACCESS_KEY=config.SECRET_KEY,
+        AWS_DEFAULT_REGION=config.REGION,
+        AWS_CONFIG_FILE=str(layout.empty_aws_config),
+        AWS_SHARED_CREDENTIALS_FILE=str(layout.empty_aws_config),
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def _listen(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(128)
+    return sock
+
+
+def _bind(app, layout: config.Layout):
+    """The server on LAB_LOCAL_PORT if set (its being taken is an error), else the last port, else any."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    requested = os.environ.get("LAB_LOCAL_PORT")
+    if requested:
+        try:
+            sock = _listen(int(requested))
+        except (OSError, ValueError) as exc:
+            raise SystemExit(
+                f"port {requested} (LAB_LOCAL_PORT) is not free on 127.0.0.1: {exc}. "
+                "Choose another port or unset LAB_LOCAL_PORT to let the lab pick one."
+            ) from exc
+    else:
+        try:
+            sock = _listen(int(layout.port_file.read_text()))
+        except (OSError, ValueError):
+            sock = _listen(0)
+    port = sock.getsockname()[1]
+    server = make_server(
+        "127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler, fd=sock.fileno()
+    )
+    # Idle keep-alive connections must not hold up a stop.
+    server.daemon_threads, server.block_on_close = True, False
+    return server
+
+
+def build_app(layout: config.Layout, snapshots, started: float):
+    from .codecommit import CodeCommitService
+    from .dispatch import Dispatcher
+    from .gitserver import make_git_app
+    from .labpages import LabPages
+    from .motoapp import MotoApp
+    from .repostore import RepoStore
+
+    repos = RepoStore(layout.repos, config.ACCOUNT, config.REGION)
+
+    def clone_url(name: str) -> str:
+        # The port is known only once bound; main() writes it to the port file before serving any request.
+        return f"http://127.0.0.1:{layout.port_file.read_text().strip()}/v1/repos/{name}"
+
+    services = [CodeCommitService(repos, clone_url=clone_url)]
+    return Dispatcher(
+        MotoApp(snapshots.mark),
+        services,
+        git_app=make_git_app(repos),
+        lab_app=LabPages(layout, started),
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="labhelpers.local.server")
+    parser.add_argument("--home", required=True)
+    args = parser.parse_args(argv)
+    layout = config.Layout(config.home(args.home))
+    for folder in (layout.state, layout.repos, layout.work):
+        folder.mkdir(parents=True, exist_ok=True)
+    layout.empty_aws_config.touch()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _prepare_environment(layout)
+    started = time.time()
+
+    from .snapshots import Snapshots
+
+    snapshots = Snapshots(layout.moto_snapshots)
+    restored = snapshots.restore()
+    server = _bind(build_app(layout, snapshots, started), layout)
+    port = server.port
+    url = f"http://127.0.0.1:{port}"
+    layout.port_file.write_text(str(port))
+    record = {"pid": os.getpid(), "port": port, "url": url, "home": str(layout.root), "started": started}
+    tmp = layout.endpoint_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, layout.endpoint_file)
+    snapshots.start()
+    logging.getLogger("labhelpers.endpoint").info(
+        "serving %s (pid %s); restored %s", url, os.getpid(), ", ".join(restored) or "nothing"
+    )
+
+    def stop(signum, frame):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.serve_forever()
+    finally:
+        snapshots.stop()
+        layout.endpoint_file.unlink(missing_ok=True)
+        logging.getLogger("labhelpers.endpoint").info("stopped; state saved")
+        logging.shutdown()
+    # Everything is saved; skip the interpreter's slow teardown of moto's modules and threads.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
