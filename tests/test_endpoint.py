@@ -60,7 +60,8 @@ def test_aws_cli_reaches_the_endpoint_through_local_env(endpoint, unique, tmp_pa
     bucket = f"cli-{unique}"
     (tmp_path / "f.txt").write_text("from the cli\n")
     script = (
-        f'eval "$(labhelpers local env --home {endpoint.layout.root})"\naws sts get-caller-identity --query Account --output text\n'
+        f'eval "$(labhelpers local env --home {endpoint.layout.root})"\n'
+        "aws sts get-caller-identity --query Account --output text\n"
         f"aws s3 mb s3://{bucket} >/dev/null\naws s3 cp f.txt s3://{bucket}/f.txt >/dev/null\n"
         f"aws s3 cp s3://{bucket}/f.txt -\n"
     )

@@ -20,7 +20,8 @@ def test_environment_yml_mirrors_pyproject():
     assert len(pip_lists) == 1, "environment.yml needs exactly one pip: section"
     mirrored = {_normalise(r) for r in pip_lists[0]}
     assert mirrored == wanted, (
-        f"only in pyproject.toml: {sorted(wanted - mirrored)}; only in environment.yml: {sorted(mirrored - wanted)}"
+        f"only in pyproject.toml: {sorted(wanted - mirrored)}; "
+        f"only in environment.yml: {sorted(mirrored - wanted)}"
     )
     python = next(d for d in conda["dependencies"] if isinstance(d, str) and d.startswith("python"))
     assert python.removeprefix("python") == project["requires-python"]
