@@ -10,20 +10,21 @@ log = logging.getLogger("labhelpers.endpoint")
 
 
 class JsonService:
-    """Base of the services we implement ourselves over awsJson1_1: `handle(op, params) -> dict`."""
+    """Base of the services we implement ourselves over awsJson1_1.
+
+    Operation `GetBranch` is handled by method `get_branch(params) -> dict`. Several services may share a
+    target prefix (a control plane and an engine, say); with `moto_fallback`, operations none of them has
+    go on to moto (which keeps, for instance, CodeBuild projects)."""
 
     target_prefix = ""
     signing_name = ""
+    moto_fallback = False
+
+    def owns(self, operation: str) -> bool:
+        return callable(getattr(self, _snake(operation), None))
 
     def handle(self, operation: str, params: dict) -> dict:
-        method = getattr(self, _snake(operation), None)
-        if method is None:
-            raise AwsError(
-                "NotImplemented",
-                f"The local lab endpoint does not implement {self.signing_name} {operation}.",
-                501,
-            )
-        return method(params) or {}
+        return getattr(self, _snake(operation))(params) or {}
 
 
 def _snake(name: str) -> str:
@@ -33,7 +34,9 @@ def _snake(name: str) -> str:
 class Dispatcher:
     def __init__(self, moto_app, services=(), git_app=None, lab_app=None):
         self.moto = moto_app
-        self.services = {s.target_prefix: s for s in services}
+        self.services: dict[str, list[JsonService]] = {}
+        for service in services:
+            self.services.setdefault(service.target_prefix, []).append(service)
         self.git = git_app
         self.lab = lab_app
 
@@ -46,10 +49,18 @@ class Dispatcher:
             return self.git(environ, start_response)
         if path.startswith("/_lab/") and self.lab:
             return self.lab(environ, start_response)
-        prefix = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")[0]
-        service = self.services.get(prefix)
-        if service:
-            return self._json_call(service, environ, start_response)
+        prefix, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
+        group = self.services.get(prefix, [])
+        owner = next((service for service in group if service.owns(operation)), None)
+        if owner:
+            return self._json_call(owner, environ, start_response)
+        if group and not any(service.moto_fallback for service in group):
+            error = AwsError(
+                "NotImplemented",
+                f"The local lab endpoint does not implement {group[0].signing_name} {operation}.",
+                501,
+            )
+            return Call(environ).error_response(error, start_response)
         return self.moto(environ, start_response)
 
     def _json_call(self, service, environ, start_response):
