@@ -1,0 +1,87 @@
+"""git smart HTTP at /v1/repos/<name> (or <name>.git) over the RepoStore, served by dulwich."""
+
+from dulwich.errors import HookError, NotGitRepository
+from dulwich.server import Backend
+from dulwich.web import make_wsgi_chain
+
+from .awsjson import AwsError
+from .repostore import BRANCH_PREFIX, RepoStore, check_name
+
+URL_PREFIX = "/v1/repos/"
+_ZERO = b"0" * 40
+
+
+def make_git_app(store: RepoStore):
+    """The WSGI app for clone, fetch and push; a request closes the repositories it opened."""
+
+    def git_app(environ, start_response):
+        backend = _StoreBackend(store)
+        try:
+            yield from make_wsgi_chain(backend)(environ, start_response)
+        finally:
+            backend.close()
+
+    return git_app
+
+
+def repository_name(url_path: str) -> str:
+    """`/v1/repos/<name>` or `/v1/repos/<name>.git` -> name; NotGitRepository (HTTP 404) otherwise."""
+    name = url_path.strip("/").removeprefix(URL_PREFIX.strip("/") + "/").removesuffix(".git")
+    try:
+        return check_name(name)
+    except AwsError:
+        raise NotGitRepository(f"no repository at {url_path!r}".encode("ascii", "replace").decode()) from None
+
+
+class _StoreBackend(Backend):
+    def __init__(self, store: RepoStore):
+        self.store = store
+        self.opened = []
+
+    def open_repository(self, path: str | bytes):
+        # dulwich passes str for ref discovery and bytes for the upload/receive-pack requests.
+        name = repository_name(path.decode("utf-8", "replace") if isinstance(path, bytes) else path)
+        try:
+            repo = self.store.open(name)
+        except AwsError:
+            raise NotGitRepository(f"repository {name} does not exist") from None
+        self.opened.append(repo)
+        # Only our hooks: no shell hooks from the repository folder.
+        repo.hooks = {
+            "update": _KeepDefaultBranch(self.store, name),
+            "post-receive": _PostReceive(self.store, name),
+        }
+        return repo
+
+    def close(self):
+        for repo in self.opened:
+            repo.close()
+
+
+class _KeepDefaultBranch:
+    """Refuse a push that deletes the default branch, as CodeCommit does."""
+
+    def __init__(self, store: RepoStore, name: str):
+        self.store, self.name = store, name
+
+    def execute(self, ref: bytes, old: bytes, new: bytes):
+        default = self.store.get(self.name).get("defaultBranch")
+        if new == _ZERO and default and ref.decode() == BRANCH_PREFIX + default:
+            raise HookError("the default branch cannot be deleted; make another branch the default first")
+        return None, None
+
+
+class _PostReceive:
+    """Tell the store what the push changed: it sets the first branch as default and notifies subscribers."""
+
+    def __init__(self, store: RepoStore, name: str):
+        self.store, self.name = store, name
+
+    def execute(self, client_refs: list[tuple[bytes, bytes, bytes]]):
+        def sha(value: bytes) -> str | None:
+            return None if value == _ZERO else value.decode()
+
+        self.store.refs_updated(
+            self.name, [(ref.decode(), sha(old), sha(new)) for old, new, ref in client_refs]
+        )
+        return None
