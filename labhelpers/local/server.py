@@ -71,7 +71,7 @@ def _bind(app, layout: config.Layout):
     return server
 
 
-def build_app(layout: config.Layout, snapshots, started: float):
+def build_app(ctx, snapshots, started: float):
     from .codecommit import CodeCommitService
     from .dispatch import Dispatcher
     from .gitserver import make_git_app
@@ -79,11 +79,11 @@ def build_app(layout: config.Layout, snapshots, started: float):
     from .motoapp import MotoApp
     from .repostore import RepoStore
 
+    layout = ctx.layout
     repos = RepoStore(layout.repos, config.ACCOUNT, config.REGION)
 
     def clone_url(name: str) -> str:
-        # The port is known only once bound; main() writes it to the port file before serving any request.
-        return f"http://127.0.0.1:{layout.port_file.read_text().strip()}/v1/repos/{name}"
+        return f"{ctx.url}/v1/repos/{name}"
 
     services = [CodeCommitService(repos, clone_url=clone_url)]
     return Dispatcher(
@@ -106,13 +106,15 @@ def main(argv=None):
     _prepare_environment(layout)
     started = time.time()
 
+    from .context import EndpointContext
     from .snapshots import Snapshots
 
     snapshots = Snapshots(layout.moto_snapshots)
     restored = snapshots.restore()
-    server = _bind(build_app(layout, snapshots, started), layout)
+    ctx = EndpointContext(layout)
+    server = _bind(build_app(ctx, snapshots, started), layout)
     port = server.port
-    url = f"http://127.0.0.1:{port}"
+    url = ctx.url = f"http://127.0.0.1:{port}"
     layout.port_file.write_text(str(port))
     record = {"pid": os.getpid(), "port": port, "url": url, "home": str(layout.root), "started": started}
     tmp = layout.endpoint_file.with_suffix(".tmp")
