@@ -731,7 +731,8 @@ def _artifact_store_rules(ctx: _Context) -> Iterator[Problem]:  # S4
 def _single_store_rules(ctx: _Context) -> Iterator[Problem]:
     """With one artifactStore, every action runs in the pipeline's Region."""
     for action in ctx.actions:
-        if action.region and action.region != ctx.region:
+        # An unknown Region is S22's to report, as a ValidationException.
+        if action.region and action.region != ctx.region and action.region in aws_regions():
             message = (
                 f"Action '{action.name}' runs in region '{action.region}', which needs "
                 "artifactStores with an artifact store for each region"

@@ -19,3 +19,11 @@ class AwsError(Exception):
 def now() -> float:
     """Epoch seconds with fractions, as the JSON protocol sends timestamps."""
     return round(time.time(), 3)
+
+
+def request_body(environ) -> bytes:
+    """The body: to its end when the server de-chunked it, else CONTENT_LENGTH bytes (reading on would wait
+    for more from the client)."""
+    if environ.get("wsgi.input_terminated"):
+        return environ["wsgi.input"].read()
+    return environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))

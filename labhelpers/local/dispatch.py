@@ -2,11 +2,20 @@
 
 import json
 import logging
+from contextvars import ContextVar
 
-from .awsjson import AwsError
+from . import config
+from .awsjson import AwsError, request_body
 from .motoapp import Call
 
 log = logging.getLogger("labhelpers.endpoint")
+# The Region of the request being handled: its SigV4 credential scope, else the lab's Region.
+_request_region: ContextVar[str] = ContextVar("request_region", default=config.REGION)
+
+
+def request_region() -> str:
+    """The Region of the AWS request this thread is handling, for services that keep regional state."""
+    return _request_region.get()
 
 
 class JsonService:
@@ -21,7 +30,8 @@ class JsonService:
     moto_fallback = False
 
     def owns(self, operation: str) -> bool:
-        return callable(getattr(self, _snake(operation), None))
+        method = _snake(operation)
+        return method not in vars(JsonService) and callable(getattr(self, method, None))
 
     def handle(self, operation: str, params: dict) -> dict:
         return getattr(self, _snake(operation))(params) or {}
@@ -65,11 +75,12 @@ class Dispatcher:
 
     def _json_call(self, service, environ, start_response):
         call = Call(environ)
+        region_token = _request_region.set(call.region or config.REGION)
         try:
-            raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0) or -1)
+            raw = request_body(environ)
             try:
                 params = json.loads(raw or b"{}")
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise AwsError(
                     "SerializationException", f"The request body is not valid JSON: {exc}"
                 ) from exc
@@ -84,6 +95,8 @@ class Dispatcher:
                 "InternalFailure", f"{service.signing_name} {call.operation} failed locally: {exc}", 500
             )
             return call.error_response(error, start_response)
+        finally:
+            _request_region.reset(region_token)
         body = json.dumps(result, default=_json_default).encode()
         start_response(
             "200 OK", [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))]

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
-from .awsjson import AwsError
+from .awsjson import AwsError, request_body
 
 # Held while moto handles a request; engine code that reads or writes moto's backends takes it too.
 LOCK = threading.RLock()
@@ -73,7 +73,7 @@ def _xml(text: str) -> str:
 
 def _form_action(environ) -> str:
     """Read the form body for its Action, and put the body back for moto."""
-    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0) or -1)
+    body = request_body(environ)
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
     values = parse_qs(body.decode("utf-8", "replace")).get("Action")
