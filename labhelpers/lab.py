@@ -54,6 +54,19 @@ class Names:
     def deployment_group(self):
         return f"{self.prefix}-demo-dg"
 
+    @property
+    def build_role(self):
+        return f"{self.prefix}-codebuild-role"
+
+    @property
+    def deploy_role(self):
+        return f"{self.prefix}-codedeploy-role"
+
+    @property
+    def deploy_target(self):
+        """The Name tag of the instance the deployment group deploys to."""
+        return f"{self.prefix}-demo-target"
+
 
 @dataclass
 class Lab:

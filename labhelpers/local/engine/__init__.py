@@ -1,0 +1,1 @@
+"""The execution engine: runs pipelines as CodePipeline does, on events, never on sleeps."""
