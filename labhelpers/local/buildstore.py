@@ -1,0 +1,181 @@
+"""CodeBuild builds on disk, so that they survive an endpoint restart.
+
+Each build has a folder `<state>/builds/<uuid>/` holding `build.json` (the build as BatchGetBuilds returns
+it, its Region, its place in the start order and the StartBuild request that made it) and, while it runs,
+its `work` folder. Build numbers count per project in `build-numbers.json`. A build that was still
+running when the endpoint stopped is ended as FAULT when the store loads, never left IN_PROGRESS.
+"""
+
+import copy
+import json
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from .awsjson import now
+
+log = logging.getLogger("labhelpers.endpoint")
+
+RECORD_FILE = "build.json"
+NUMBERS_FILE = "build-numbers.json"
+WORK_FOLDER = "work"
+INTERRUPTED_MESSAGE = (
+    "The local endpoint stopped during this phase (it was stopped, restarted or crashed), "
+    "so the build could not finish. Start the build again."
+)
+
+
+def builds_folder(layout) -> Path:
+    """Where the endpoint whose state folder is described by `layout` keeps its builds."""
+    return layout.state / "builds"
+
+
+def stored_build_count(layout) -> int:
+    """How many builds the endpoint keeps, in every Region, without loading them."""
+    return sum(1 for _ in builds_folder(layout).glob(f"*/{RECORD_FILE}"))
+
+
+class BuildStore:
+    """Thread-safe; reads answer deep copies. Every change is written at once and wakes `wait`."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._changed = threading.Condition()
+        self._entries: dict[str, dict] = {}  # build id -> {"region", "seq", "request", "build"}
+        self._numbers: dict[str, int] = {}  # "<region>/<project>" -> the last build number given
+        self._next_seq = 1
+        self.interrupted: list[str] = []  # builds that were running when the endpoint last stopped
+        self._load()
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def get(self, build_id: str, region: str | None = None) -> dict | None:
+        """The build (of `region`, if given), or None."""
+        with self._changed:
+            entry = self._entries.get(build_id)
+            if entry is None or (region is not None and entry["region"] != region):
+                return None
+            return copy.deepcopy(entry["build"])
+
+    def request(self, build_id: str) -> dict | None:
+        """The StartBuild parameters that started the build; None for builds a pipeline started."""
+        with self._changed:
+            return copy.deepcopy(self._entries[build_id]["request"])
+
+    def ordered(self, region: str, project: str | None = None, *, newest_first: bool = True) -> list[tuple]:
+        """(place in the start order, build id) of a Region's builds (of one project), newest first."""
+        with self._changed:
+            found = [
+                (entry["seq"], build_id)
+                for build_id, entry in self._entries.items()
+                if entry["region"] == region and project in (None, entry["build"]["projectName"])
+            ]
+        return sorted(found, reverse=newest_first)
+
+    def work_folder(self, build_id: str) -> Path:
+        return self.folder / _uuid(build_id) / WORK_FOLDER
+
+    def wait(self, build_id: str, timeout: float | None = None) -> dict:
+        """Block until the build is complete, or `timeout` seconds pass; answer the build as it then is.
+
+        KeyError if there is no such build (or it is deleted meanwhile)."""
+
+        def over() -> bool:
+            entry = self._entries.get(build_id)
+            return entry is None or entry["build"]["buildComplete"]
+
+        with self._changed:
+            self._changed.wait_for(over, timeout)
+            return copy.deepcopy(self._entries[build_id]["build"])
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def create(self, region: str, build: dict, request: dict | None) -> dict:
+        """Store a new build, giving it the project's next build number."""
+        key = f"{region}/{build['projectName']}"
+        with self._changed:
+            self._numbers[key] = self._numbers.get(key, 0) + 1
+            _write_json(self.folder / NUMBERS_FILE, self._numbers)
+            build = {**copy.deepcopy(build), "buildNumber": self._numbers[key]}
+            entry = {"region": region, "seq": self._next_seq, "request": request, "build": build}
+            self._next_seq += 1
+            self._entries[build["id"]] = entry
+            self._save(entry)
+            return copy.deepcopy(build)
+
+    def update(self, build_id: str, change: Callable[[dict], None]) -> dict:
+        """Apply `change` to the stored build, write it and wake the waiters; answer the new build."""
+        with self._changed:
+            entry = self._entries[build_id]
+            change(entry["build"])
+            self._save(entry)
+            self._changed.notify_all()
+            return copy.deepcopy(entry["build"])
+
+    def delete(self, build_id: str) -> None:
+        with self._changed:
+            self._entries.pop(build_id, None)
+        shutil.rmtree(self.folder / _uuid(build_id), ignore_errors=True)
+
+    # -- disk ----------------------------------------------------------------------------------------
+
+    def _save(self, entry: dict) -> None:
+        folder = self.folder / _uuid(entry["build"]["id"])
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_json(folder / RECORD_FILE, entry)
+
+    def _load(self) -> None:
+        try:
+            self._numbers = json.loads((self.folder / NUMBERS_FILE).read_text())
+        except (OSError, ValueError):
+            self._numbers = {}
+        for path in sorted(self.folder.glob(f"*/{RECORD_FILE}")):
+            try:
+                entry = json.loads(path.read_text())
+                build = entry["build"]
+            except (OSError, ValueError, KeyError):
+                log.exception("could not load the build in %s; it is left out", path)
+                continue
+            self._entries[build["id"]] = entry
+            key = f"{entry['region']}/{build['projectName']}"
+            self._numbers[key] = max(self._numbers.get(key, 0), build.get("buildNumber", 0))
+            self._next_seq = max(self._next_seq, entry["seq"] + 1)
+            if not build["buildComplete"]:
+                end_with_fault(build, now(), INTERRUPTED_MESSAGE)
+                self._save(entry)
+                self.interrupted.append(build["id"])
+
+
+def end_with_fault(build: dict, when: float, message: str) -> None:
+    """End a build that the endpoint could not finish: its open (else last) phase FAULT, saying why."""
+    phases = build.setdefault("phases", [])
+    open_phases = [phase for phase in phases if "phaseStatus" not in phase]
+    if open_phases:
+        phase = open_phases[-1]
+    elif phases:
+        phase = phases[-1]
+    else:
+        phase = {"phaseType": "SUBMITTED", "startTime": build["startTime"]}
+        phases.append(phase)
+    phase.update(
+        phaseStatus="FAULT",
+        endTime=max(when, phase["startTime"]),
+        durationInSeconds=int(max(0.0, when - phase["startTime"])),
+        contexts=[{"statusCode": "INTERNAL_ERROR", "message": message}],
+    )
+    phases.append({"phaseType": "COMPLETED", "startTime": when})
+    build.update(currentPhase="COMPLETED", buildStatus="FAULT", endTime=when, buildComplete=True)
+
+
+def _uuid(build_id: str) -> str:
+    return build_id.rpartition(":")[2]
+
+
+def _write_json(path: Path, payload) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=1))
+    os.replace(tmp, path)
