@@ -1,6 +1,8 @@
 """The engine's flow on the real endpoint: stage locks and execution modes, approvals, stops, transitions,
 variables and restarts. Approval gates hold runs where a test wants them, so nothing depends on timing."""
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 from conftest import start_endpoint
@@ -193,3 +195,35 @@ def test_a_run_interrupted_by_a_restart_ends_failed_with_a_reason(fresh_endpoint
     second = kit.start()
     kit.answer("Approve", kit.approval_token("Approve", second))
     assert kit.wait_status(second, "Succeeded") == "Succeeded"
+
+
+def test_a_role_without_the_source_permission_fails_the_action_as_aws_does(kit):
+    iam = kit.endpoint.client("iam")
+    iam.put_role_policy(RoleName=kit.role, PolicyName="everything", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Effect": "Allow", "Action": ["codecommit:GetBranch", "codecommit:GetCommit"], "Resource": "*"},
+        ]}))
+    first = kit.create(approval_stage())
+    assert kit.wait_status(first, "Failed") == "Failed"
+    error = kit.actions(first)[0]["output"]["executionResult"]["errorDetails"]["message"]
+    repository_arn = f"arn:aws:codecommit:ap-southeast-1:111122223333:{kit.repository}"
+    assert f"is not authorized to perform: codecommit:UploadArchive on resource: {repository_arn}" in error
+    iam.put_role_policy(RoleName=kit.role, PolicyName="everything", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"},
+                                               {"Effect": "Deny", "Action": "s3:PutObject", "Resource": "*"}]}))
+    second = kit.start()
+    assert kit.wait_status(second, "Failed") == "Failed"
+    error = kit.actions(second)[0]["output"]["executionResult"]["errorDetails"]["message"]
+    assert f"s3:PutObject on resource: arn:aws:s3:::{kit.bucket}/*" in error
+
+
+def test_the_managed_full_access_policy_is_enough(kit):
+    iam = kit.endpoint.client("iam")
+    iam.delete_role_policy(RoleName=kit.role, PolicyName="everything")
+    for name in ("AmazonS3FullAccess", "AWSCodeCommitFullAccess"):
+        iam.attach_role_policy(RoleName=kit.role, PolicyArn=f"arn:aws:iam::aws:policy/{name}")
+    first = kit.create(approval_stage())
+    kit.answer("Approve", kit.approval_token("Approve", first))
+    assert kit.wait_status(first, "Succeeded") == "Succeeded"

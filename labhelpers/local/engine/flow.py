@@ -13,6 +13,7 @@ import uuid
 
 from ..awsjson import AwsError, now
 from .actions import ActionContext, ActionFailed, Outcome
+from .permissions import needs
 from .records import ActionRun, Execution, StageRun
 from .store import ExecutionStore
 from .variables import pipeline_variables, resolve
@@ -51,7 +52,7 @@ class Engine:
         self.client = client  # client(service, region) -> boto3 client into the endpoint
         self.providers = providers  # (category, owner, provider) -> Provider
         self.services = services
-        self.permissions = permissions  # permissions(execution, action, region) raises ActionFailed if denied
+        self.permissions = permissions  # RolePermissions: the service role, enforced
         self.cond = threading.Condition(threading.RLock())
         self.stage_locks: dict[tuple[str, str, str], str] = {}  # (region, pipeline, stage) -> execution
         self.inbound: dict[tuple[str, str, str], list[str]] = {}  # waiting executions, oldest first
@@ -301,8 +302,12 @@ class Engine:
                     code="ActionTypeNotSupported",
                 )
             region = run.input["region"]
+            bucket = artifact_bucket(execution.declaration, region)
             if self.permissions:
-                self.permissions(execution, action, region)
+                wanted = needs(
+                    action, configuration, region=region, account=self.account, inputs=inputs, bucket=bucket
+                )
+                self.permissions.check(action.get("roleArn") or execution.declaration["roleArn"], wanted)
             context = ActionContext(
                 pipeline=execution.pipeline_name,
                 execution_id=execution.id,
@@ -310,7 +315,7 @@ class Engine:
                 action=action,
                 configuration=configuration,
                 region=region,
-                bucket=artifact_bucket(execution.declaration, region),
+                bucket=bucket,
                 inputs=inputs,
                 client=lambda service: self.client(service, region),
                 report=lambda **fields: self._report(execution, run, **fields),

@@ -2,6 +2,7 @@
 
 import json
 
+from ..awsjson import AwsError
 from . import sources
 from .actions import ActionContext, ActionFailed, Outcome, artifact_key
 
@@ -29,15 +30,19 @@ def codebuild(ctx: ActionContext) -> Outcome:
         raise ActionFailed(
             f"EnvironmentVariables is not a JSON list: {exc}", code="ConfigurationError"
         ) from None
-    build_id = builds.start_pipeline_build(
-        ctx.configuration["ProjectName"],
-        region=ctx.region,
-        sources=[(name, ctx.inputs[name]) for name in ordered],
-        primary=primary,
-        outputs=outputs,
-        environment_variables=variables,
-        initiator=f"codepipeline/{ctx.pipeline}",
-    )
+    try:
+        build_id = builds.start_pipeline_build(
+            ctx.configuration["ProjectName"],
+            region=ctx.region,
+            sources=[(name, ctx.inputs[name]) for name in ordered],
+            primary=primary,
+            outputs=outputs,
+            environment_variables=variables,
+            initiator=f"codepipeline/{ctx.pipeline}",
+        )
+    except AwsError as error:
+        raise ActionFailed(f"Error calling startBuild: {error.message} (Service: AWSCodeBuild; "
+                           f"Error Code: {error.code})") from None
     ctx.report(external_id=build_id)
     build = builds.wait(build_id)
     exported = {v["name"]: v.get("value", "") for v in build.get("exportedEnvironmentVariables", [])}
