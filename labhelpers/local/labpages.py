@@ -1,22 +1,31 @@
-"""The endpoint's own pages under /_lab/: health, and later the local instances' web roots."""
+"""The endpoint's own pages under /_lab/: health, and the local instances' web roots."""
 
+import mimetypes
 import os
 import time
+from urllib.parse import quote
 
 from . import config
+from .deploystore import LocalInstances, instances_folder
 from .dispatch import json_response
-from .inventory import moto_counts
+from .instance import WEB_SERVERS
+from .inventory import deployment_counts, moto_counts, pipeline_count
+
+INSTANCE_PAGES = "/_lab/instances/"
 
 
 class LabPages:
-    def __init__(self, layout: config.Layout, started: float):
+    def __init__(self, layout: config.Layout, started: float, instances: LocalInstances | None = None):
         self.layout = layout
         self.started = started
+        self.instances = instances or LocalInstances(instances_folder(layout))
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path == "/_lab/health":
             return json_response(start_response, self.health(environ))
+        if path.startswith(INSTANCE_PAGES):
+            return self.instance_page(environ, start_response)
         return json_response(start_response, {"message": f"nothing at {path}"}, "404 Not Found")
 
     def health(self, environ) -> dict:
@@ -29,5 +38,75 @@ class LabPages:
             "region": config.REGION,
             "started": self.started,
             "uptime_seconds": round(time.time() - self.started, 1),
-            "holds": {**moto_counts(), "repositories": len(list(self.layout.repos.glob("*.git")))},
+            "holds": {
+                **moto_counts(),
+                "repositories": len(list(self.layout.repos.glob("*.git"))),
+                "pipelines": pipeline_count(self.layout),
+                **deployment_counts(self.layout),
+            },
         }
+
+    def instance_page(self, environ, start_response):
+        """A file of a local instance's web root, served as its web server would while it runs."""
+        if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
+            return _text(start_response, "405 Method Not Allowed", "Instance pages answer GET and HEAD.")
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        instance_id, _, rest = path[len(INSTANCE_PAGES) :].partition("/")
+        instance = self.instances.find(instance_id)
+        if instance is None:
+            known = ", ".join(self.instances.names()) or "none yet"
+            return _text(
+                start_response,
+                "404 Not Found",
+                f"There is no local instance {instance_id!r}: an instance gets its folder with the first "
+                f"CodeDeploy deployment to it. Local instances: {known}.",
+            )
+        if not instance.web_running:
+            return _text(
+                start_response,
+                "404 Not Found",
+                f"The web server of local instance {instance_id} is not running (no {', '.join(WEB_SERVERS)} "
+                "service is active), so it serves no pages. A deployment whose hooks run "
+                "`systemctl start httpd` starts it.",
+            )
+        parts = [part for part in rest.split("/") if part]
+        if any(part in (".", "..") or "\0" in part for part in parts):
+            return _text(start_response, "400 Bad Request", f"{path} climbs out of the web root.")
+        wanted = "/".join(["", *instance.web_root.relative_to(instance.root).parts, *parts])
+        try:
+            found = instance.path(wanted)  # symbolic links resolve inside the instance, never outside
+            if found.is_dir():
+                if not path.endswith("/"):
+                    return _redirect(start_response, quote(f"{path}/"))
+                found = instance.path(f"{wanted}/index.html")
+            if not found.is_file():
+                raise FileNotFoundError(wanted)
+            fd = os.open(found, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return _text(
+                start_response, "404 Not Found", f"{wanted} is not a file on instance {instance_id}."
+            )
+        with os.fdopen(fd, "rb") as file:
+            body = file.read()
+        content_type = mimetypes.guess_type(found.name)[0] or "application/octet-stream"
+        if content_type.startswith("text/"):
+            content_type += "; charset=UTF-8"
+        length = str(len(body))
+        start_response(
+            "200 OK",
+            [("Content-Type", content_type), ("Content-Length", length), ("Cache-Control", "no-cache")],
+        )
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+
+
+def _text(start_response, status: str, message: str):
+    body = f"{message}\n".encode()
+    start_response(
+        status, [("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+def _redirect(start_response, location: str):
+    start_response("301 Moved Permanently", [("Location", location), ("Content-Length", "0")])
+    return []
