@@ -6,9 +6,21 @@ import time
 
 from labhelpers.local import config
 
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-ADMIN = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "codepipeline.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+ADMIN = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+)
 
 
 class Kit:
@@ -35,17 +47,23 @@ class Kit:
         s3.create_bucket(Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": config.REGION})
         s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
         codecommit.create_repository(repositoryName=self.repository)
-        put = [{"filePath": path, "fileContent": content.encode()}
-               for path, content in (files or {"README.md": "hello\n"}).items()]
-        return codecommit.create_commit(repositoryName=self.repository, branchName="main", putFiles=put,
-                                        commitMessage="first")["commitId"]
+        put = [
+            {"filePath": path, "fileContent": content.encode()}
+            for path, content in (files or {"README.md": "hello\n"}).items()
+        ]
+        return codecommit.create_commit(
+            repositoryName=self.repository, branchName="main", putFiles=put, commitMessage="first"
+        )["commitId"]
 
     def source_stage(self, namespace: str | None = None) -> dict:
         action = {
             "name": "Source",
             "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
-            "configuration": {"RepositoryName": self.repository, "BranchName": "main",
-                              "PollForSourceChanges": "false"},
+            "configuration": {
+                "RepositoryName": self.repository,
+                "BranchName": "main",
+                "PollForSourceChanges": "false",
+            },
             "outputArtifacts": [{"name": "SourceOutput"}],
         }
         if namespace:
@@ -68,10 +86,14 @@ class Kit:
     def create(self, *stages: dict, mode: str | None = None, **extra) -> str:
         """Create the pipeline; the id of the execution its creation started."""
         self.codepipeline.create_pipeline(pipeline=self.declaration(*stages, mode=mode, **extra))
-        return self.wait_for(lambda: self.executions()[-1]["pipelineExecutionId"] if self.executions() else None)
+        return self.wait_for(
+            lambda: self.executions()[-1]["pipelineExecutionId"] if self.executions() else None
+        )
 
     def start(self, **options) -> str:
-        return self.codepipeline.start_pipeline_execution(name=self.pipeline, **options)["pipelineExecutionId"]
+        return self.codepipeline.start_pipeline_execution(name=self.pipeline, **options)[
+            "pipelineExecutionId"
+        ]
 
     def executions(self) -> list[dict]:
         """Oldest first."""
@@ -80,14 +102,18 @@ class Kit:
 
     def execution(self, execution_id: str) -> dict:
         return self.codepipeline.get_pipeline_execution(
-            pipelineName=self.pipeline, pipelineExecutionId=execution_id)["pipelineExecution"]
+            pipelineName=self.pipeline, pipelineExecutionId=execution_id
+        )["pipelineExecution"]
 
     def status(self, execution_id: str) -> str:
         return self.execution(execution_id)["status"]
 
     def wait_status(self, execution_id: str, *wanted: str, timeout: float = 60) -> str:
-        return self.wait_for(lambda: (s := self.status(execution_id)) in wanted and s, timeout,
-                             f"execution {execution_id} to be {wanted}")
+        return self.wait_for(
+            lambda: (s := self.status(execution_id)) in wanted and s,
+            timeout,
+            f"execution {execution_id} to be {wanted}",
+        )
 
     def state(self) -> dict:
         return self.codepipeline.get_pipeline_state(name=self.pipeline)
@@ -97,19 +123,27 @@ class Kit:
 
     def approval_token(self, stage: str, execution_id: str, timeout: float = 30) -> str:
         """The token of the approval `execution_id` waits on in `stage`."""
+
         def token():
             details = self.actions(execution_id)
             waiting = [d for d in details if d["stageName"] == stage and d["status"] == "InProgress"]
             return waiting and self.stage_state(stage)["actionStates"][0]["latestExecution"].get("token")
+
         return self.wait_for(token, timeout, f"an approval in {stage} for {execution_id}")
 
     def answer(self, stage: str, token: str, status: str = "Approved", summary: str = "looks good"):
-        self.codepipeline.put_approval_result(pipelineName=self.pipeline, stageName=stage, actionName=stage,
-                                              result={"status": status, "summary": summary}, token=token)
+        self.codepipeline.put_approval_result(
+            pipelineName=self.pipeline,
+            stageName=stage,
+            actionName=stage,
+            result={"status": status, "summary": summary},
+            token=token,
+        )
 
     def actions(self, execution_id: str) -> list[dict]:
         return self.codepipeline.list_action_executions(
-            pipelineName=self.pipeline, filter={"pipelineExecutionId": execution_id})["actionExecutionDetails"]
+            pipelineName=self.pipeline, filter={"pipelineExecutionId": execution_id}
+        )["actionExecutionDetails"]
 
     @staticmethod
     def wait_for(probe, timeout: float = 60, what: str = "a condition"):
@@ -124,8 +158,18 @@ class Kit:
 
 
 def approval_stage(name: str = "Approve", **configuration) -> dict:
-    return {"name": name, "actions": [{
+    return {
         "name": name,
-        "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"},
-        **({"configuration": configuration} if configuration else {}),
-    }]}
+        "actions": [
+            {
+                "name": name,
+                "actionTypeId": {
+                    "category": "Approval",
+                    "owner": "AWS",
+                    "provider": "Manual",
+                    "version": "1",
+                },
+                **({"configuration": configuration} if configuration else {}),
+            }
+        ],
+    }

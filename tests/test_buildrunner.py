@@ -477,7 +477,9 @@ def test_missing_buildspec_fails_download_source(build):
     result = build.run("")
     record = phase(result, "DOWNLOAD_SOURCE")
     assert record["phaseStatus"] == "FAILED"
-    assert record["contexts"] == [{"statusCode": "YAML_FILE_ERROR", "message": "YAML file does not exist"}]
+    assert record["contexts"] == [
+        {"statusCode": "YAML_FILE_ERROR", "message": "YAML file does not exist: buildspec.yml"}
+    ]
     assert result.build_status == "FAILED"
 
 
@@ -485,8 +487,8 @@ def test_invalid_buildspec_reports_reason_and_line(build):
     result = build.run("version: 0.2\nphases:\n  build:\n    commands:\n      - echo Result: done\n")
     context = phase(result, "DOWNLOAD_SOURCE")["contexts"][0]
     assert context["statusCode"] == "YAML_FILE_ERROR"
-    assert context["message"].startswith("phases.build.commands must be a list of strings")
-    assert context["message"].endswith("at line 5")
+    assert context["message"].endswith("line 5: phases.build.commands must be a list of strings; item 1 is a "
+                                       "mapping (put quotes around a command that contains ': ')")
 
 
 def test_buildspec_path_inline_text_and_parsed_object(build):

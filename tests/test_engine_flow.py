@@ -29,14 +29,19 @@ def test_creation_starts_a_run_that_goes_through_the_stages(kit):
     source = next(a for a in kit.actions(first) if a["stageName"] == "Source")
     location = source["output"]["outputArtifacts"][0]["s3location"]
     assert location["bucket"] == kit.bucket
-    assert location["key"].startswith(f"{kit.pipeline[:20]}/SourceOutp/") and len(location["key"].split("/")[-1]) == 7
+    assert (
+        location["key"].startswith(f"{kit.pipeline[:20]}/SourceOutp/")
+        and len(location["key"].split("/")[-1]) == 7
+    )
 
 
 def test_superseded_waits_only_between_stages(kit):
     first = kit.create(approval_stage())
     token = kit.approval_token("Approve", first)
     second = kit.start()
-    kit.wait_for(lambda: kit.stage_state("Approve").get("inboundExecution", {}).get("pipelineExecutionId") == second)
+    kit.wait_for(
+        lambda: kit.stage_state("Approve").get("inboundExecution", {}).get("pipelineExecutionId") == second
+    )
     third = kit.start()
     assert kit.wait_status(second, "Superseded") == "Superseded"
     assert kit.status(first) == "InProgress", "a running stage is never interrupted"
@@ -95,10 +100,13 @@ def test_rejection_fails_the_stage_and_the_run(kit):
 
 
 def test_variables_resolve_in_configuration(kit):
-    commit = kit.endpoint.client("codecommit").get_branch(
-        repositoryName=kit.repository, branchName="main")["branch"]["commitId"]
+    commit = kit.endpoint.client("codecommit").get_branch(repositoryName=kit.repository, branchName="main")[
+        "branch"
+    ]["commitId"]
     declaration = kit.declaration(
-        approval_stage(CustomData="#{SourceVariables.CommitId} #{variables.Target} #{codepipeline.PipelineExecutionId}"),
+        approval_stage(
+            CustomData="#{SourceVariables.CommitId} #{variables.Target} #{codepipeline.PipelineExecutionId}"
+        ),
         variables=[{"name": "Target", "defaultValue": "beta"}],
     )
     declaration["stages"][0]["actions"][0]["namespace"] = "SourceVariables"
@@ -123,13 +131,16 @@ def test_client_request_token_is_idempotent_and_unknown_variables_refused(kit):
 def test_stop_and_wait_then_abandon(kit):
     first = kit.create(approval_stage())
     kit.approval_token("Approve", first)
-    kit.codepipeline.stop_pipeline_execution(pipelineName=kit.pipeline, pipelineExecutionId=first,
-                                             reason="stop for a fix")
+    kit.codepipeline.stop_pipeline_execution(
+        pipelineName=kit.pipeline, pipelineExecutionId=first, reason="stop for a fix"
+    )
     assert kit.status(first) == "Stopping", "stop and wait lets the approval run on"
     with pytest.raises(ClientError) as twice:
         kit.codepipeline.stop_pipeline_execution(pipelineName=kit.pipeline, pipelineExecutionId=first)
     assert twice.value.response["Error"]["Code"] == "DuplicatedStopRequestException"
-    kit.codepipeline.stop_pipeline_execution(pipelineName=kit.pipeline, pipelineExecutionId=first, abandon=True)
+    kit.codepipeline.stop_pipeline_execution(
+        pipelineName=kit.pipeline, pipelineExecutionId=first, abandon=True
+    )
     assert kit.wait_status(first, "Stopped") == "Stopped"
     approve = next(d for d in kit.actions(first) if d["stageName"] == "Approve")
     assert approve["status"] == "Abandoned"
@@ -141,35 +152,52 @@ def test_stop_and_wait_then_abandon(kit):
 
 def test_a_disabled_transition_holds_the_run_until_enabled(kit):
     first = kit.create(approval_stage(), approval_stage("Gate"))
-    kit.codepipeline.disable_stage_transition(pipelineName=kit.pipeline, stageName="Gate",
-                                              transitionType="Inbound", reason="hold for review")
+    kit.codepipeline.disable_stage_transition(
+        pipelineName=kit.pipeline, stageName="Gate", transitionType="Inbound", reason="hold for review"
+    )
     kit.answer("Approve", kit.approval_token("Approve", first))
-    kit.wait_for(lambda: kit.stage_state("Gate").get("inboundExecution", {}).get("pipelineExecutionId") == first)
+    kit.wait_for(
+        lambda: kit.stage_state("Gate").get("inboundExecution", {}).get("pipelineExecutionId") == first
+    )
     gate = kit.stage_state("Gate")
     assert gate["inboundTransitionState"]["enabled"] is False
     assert gate["inboundTransitionState"]["disabledReason"] == "hold for review"
     assert "latestExecution" not in gate
-    kit.codepipeline.enable_stage_transition(pipelineName=kit.pipeline, stageName="Gate", transitionType="Inbound")
+    kit.codepipeline.enable_stage_transition(
+        pipelineName=kit.pipeline, stageName="Gate", transitionType="Inbound"
+    )
     kit.answer("Gate", kit.approval_token("Gate", first))
     assert kit.wait_status(first, "Succeeded") == "Succeeded"
 
 
 def test_an_action_the_engine_cannot_run_fails_with_a_clear_message(kit):
-    lambda_stage = {"name": "Invoke", "actions": [{
+    lambda_stage = {
         "name": "Invoke",
-        "actionTypeId": {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"},
-        "configuration": {"FunctionName": "my-function"},
-    }]}
+        "actions": [
+            {
+                "name": "Invoke",
+                "actionTypeId": {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"},
+                "configuration": {"FunctionName": "my-function"},
+            }
+        ],
+    }
     first = kit.create(lambda_stage)
     assert kit.wait_status(first, "Failed") == "Failed"
     failed = next(d for d in kit.actions(first) if d["stageName"] == "Invoke")
-    assert "cannot run AWS Invoke actions with provider Lambda" in failed["output"]["executionResult"]["errorDetails"]["message"]
+    assert (
+        "cannot run AWS Invoke actions with provider Lambda"
+        in failed["output"]["executionResult"]["errorDetails"]["message"]
+    )
 
 
 def test_missing_branch_fails_the_source_with_what_to_do(kit):
-    kit.endpoint.client("codecommit").create_branch(repositoryName=kit.repository, branchName="keep",
-                                                    commitId=kit.endpoint.client("codecommit").get_branch(
-                                                        repositoryName=kit.repository, branchName="main")["branch"]["commitId"])
+    kit.endpoint.client("codecommit").create_branch(
+        repositoryName=kit.repository,
+        branchName="keep",
+        commitId=kit.endpoint.client("codecommit").get_branch(
+            repositoryName=kit.repository, branchName="main"
+        )["branch"]["commitId"],
+    )
     declaration = kit.declaration(approval_stage())
     declaration["stages"][0]["actions"][0]["configuration"]["BranchName"] = "no-such-branch"
     kit.codepipeline.create_pipeline(pipeline=declaration)
@@ -199,20 +227,41 @@ def test_a_run_interrupted_by_a_restart_ends_failed_with_a_reason(fresh_endpoint
 
 def test_a_role_without_the_source_permission_fails_the_action_as_aws_does(kit):
     iam = kit.endpoint.client("iam")
-    iam.put_role_policy(RoleName=kit.role, PolicyName="everything", PolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
-            {"Effect": "Allow", "Action": ["codecommit:GetBranch", "codecommit:GetCommit"], "Resource": "*"},
-        ]}))
+    iam.put_role_policy(
+        RoleName=kit.role,
+        PolicyName="everything",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+                    {
+                        "Effect": "Allow",
+                        "Action": ["codecommit:GetBranch", "codecommit:GetCommit"],
+                        "Resource": "*",
+                    },
+                ],
+            }
+        ),
+    )
     first = kit.create(approval_stage())
     assert kit.wait_status(first, "Failed") == "Failed"
     error = kit.actions(first)[0]["output"]["executionResult"]["errorDetails"]["message"]
     repository_arn = f"arn:aws:codecommit:ap-southeast-1:111122223333:{kit.repository}"
     assert f"is not authorized to perform: codecommit:UploadArchive on resource: {repository_arn}" in error
-    iam.put_role_policy(RoleName=kit.role, PolicyName="everything", PolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"},
-                                               {"Effect": "Deny", "Action": "s3:PutObject", "Resource": "*"}]}))
+    iam.put_role_policy(
+        RoleName=kit.role,
+        PolicyName="everything",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "*", "Resource": "*"},
+                    {"Effect": "Deny", "Action": "s3:PutObject", "Resource": "*"},
+                ],
+            }
+        ),
+    )
     second = kit.start()
     assert kit.wait_status(second, "Failed") == "Failed"
     error = kit.actions(second)[0]["output"]["executionResult"]["errorDetails"]["message"]

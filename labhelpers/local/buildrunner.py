@@ -479,11 +479,11 @@ class _Build:
     def load_spec(self) -> Buildspec:
         setting = self.spec_setting
         if "\n" in setting:
-            return self.parse(setting, "buildspec")
+            return self.parse(setting, "the project's inline buildspec")
         path = self.src_dir / (setting or "buildspec.yml")
         self.log(f"YAML location is {path}")
         if not path.is_file():
-            raise _PhaseFailed("YAML_FILE_ERROR", "YAML file does not exist")
+            raise _PhaseFailed("YAML_FILE_ERROR", f"YAML file does not exist: {setting or 'buildspec.yml'}")
         return self.parse(path.read_text(errors="replace"), setting or "buildspec.yml")
 
     @staticmethod
@@ -491,7 +491,7 @@ class _Build:
         try:
             return load_buildspec(text, filename)
         except BuildspecError as exc:
-            raise _PhaseFailed("YAML_FILE_ERROR", f"{exc.reason} at line {exc.line}") from exc
+            raise _PhaseFailed("YAML_FILE_ERROR", str(exc)) from exc
 
     def check_secret_values(self) -> None:
         """Parameter Store and Secrets Manager values come resolved in `env`; a missing one fails here."""

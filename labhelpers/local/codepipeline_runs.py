@@ -88,6 +88,20 @@ class CodePipelineRuns(JsonService):
         )
         return {"pipelineExecutionId": execution.id}
 
+    def retry_stage_execution(self, params):
+        name, execution = self._execution(params)
+        stage = _required(params, "stageName")
+        mode = params.get("retryMode")
+        if mode not in ("FAILED_ACTIONS", "ALL_ACTIONS"):
+            raise AwsError(
+                "ValidationException",
+                "1 validation error detected: Value at 'retryMode' failed to satisfy constraint: "
+                "Member must satisfy enum value set: [FAILED_ACTIONS, ALL_ACTIONS]",
+            )
+        current = self.pipelines.declaration(name, region=execution.region)["version"]
+        self.engine.retry(execution, stage, mode, current)
+        return {"pipelineExecutionId": execution.id}
+
     def stop_pipeline_execution(self, params):
         _, execution = self._execution(params)
         reason = params.get("reason")

@@ -72,11 +72,20 @@ def _bind(app, layout: config.Layout):
 
 
 def build_app(ctx, snapshots, started: float):
+    from .codebuild import CodeBuildService
     from .codecommit import CodeCommitService
+    from .codedeploy import CodeDeployService
+    from .codepipeline_control import CodePipelineControl
+    from .codepipeline_runs import CodePipelineRuns
     from .dispatch import Dispatcher
+    from .engine.flow import Engine
+    from .engine.permissions import RolePermissions
+    from .engine.providers import PROVIDERS
+    from .engine.store import ExecutionStore
     from .gitserver import make_git_app
     from .labpages import LabPages
     from .motoapp import MotoApp
+    from .pipelinestore import PipelineStore, pipelines_folder
     from .repostore import RepoStore
 
     layout = ctx.layout
@@ -85,12 +94,32 @@ def build_app(ctx, snapshots, started: float):
     def clone_url(name: str) -> str:
         return f"{ctx.url}/v1/repos/{name}"
 
-    services = [CodeCommitService(repos, clone_url=clone_url)]
+    pipelines = PipelineStore(pipelines_folder(layout), config.ACCOUNT, config.REGION)
+    codedeploy = CodeDeployService(ctx)
+    codebuild = CodeBuildService(ctx, on_write=snapshots.mark)
+    executions = ExecutionStore(layout.state / "executions")
+    executions.load()
+    engine = Engine(
+        executions,
+        account=config.ACCOUNT,
+        client=ctx.client,
+        providers=PROVIDERS,
+        services={"repos": repos, "builds": codebuild, "deployments": codedeploy},
+        transitions_file=layout.state / "transitions.json",
+        permissions=RolePermissions(config.ACCOUNT),
+    )
+    services = [
+        CodeCommitService(repos, clone_url=clone_url),
+        CodePipelineControl(pipelines),
+        CodePipelineRuns(pipelines, engine),
+        codedeploy,
+        codebuild,
+    ]
     return Dispatcher(
         MotoApp(snapshots.mark),
         services,
         git_app=make_git_app(repos),
-        lab_app=LabPages(layout, started),
+        lab_app=LabPages(layout, started, instances=codedeploy.instances),
     )
 
 

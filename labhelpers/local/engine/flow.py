@@ -117,12 +117,12 @@ class Engine:
 
     # -- the run ---------------------------------------------------------------------------------------
 
-    def _run(self, execution: Execution):
+    def _run(self, execution: Execution, first: int = 0, retry_mode: str | None = None):
         try:
-            for stage in execution.stage_declarations():
+            for index, stage in enumerate(execution.stage_declarations()[first:]):
                 if not self._enter(execution, stage["name"]):
                     return
-                passed = self._run_stage(execution, stage)
+                passed = self._run_stage(execution, stage, retry_mode if index == 0 else None)
                 self._leave(execution, stage["name"])
                 if not passed:
                     self._finish(execution, "Stopped" if execution.id in self.stops else "Failed")
@@ -169,7 +169,10 @@ class Engine:
             if execution.execution_mode != "PARALLEL":
                 self.stage_locks[key] = execution.id
             stamp = now()
-            execution.stages[stage] = StageRun("InProgress", stamp, stamp)
+            earlier = execution.stages.get(stage)
+            execution.stages[stage] = StageRun(
+                "InProgress", stamp, stamp, earlier.retry_attempts if earlier else 0
+            )
             execution.last_update_time = stamp
             self.store.save(execution)
             self.cond.notify_all()
@@ -214,12 +217,18 @@ class Engine:
                 del self.stage_locks[key]
             self.cond.notify_all()
 
-    def _run_stage(self, execution: Execution, stage: dict) -> bool:
+    def _run_stage(self, execution: Execution, stage: dict, retry_mode: str | None = None) -> bool:
+        """Run the action groups in runOrder; a FAILED_ACTIONS retry reruns only what did not succeed."""
+
         def run_order(action):
             return action.get("runOrder", 1)
 
         name = stage["name"]
+        with self.cond:
+            before = {run.action: run.status for run in execution.actions if run.stage == name}
         for _, group in itertools.groupby(sorted(stage["actions"], key=run_order), key=run_order):
+            if retry_mode == "FAILED_ACTIONS":
+                group = [action for action in group if before.get(action["name"]) != "Succeeded"]
             with self.cond:
                 if execution.id in self.stops:
                     return self._end_stage(execution, name, "Stopped")
@@ -482,6 +491,48 @@ class Engine:
             return stamp
 
     # -- control ---------------------------------------------------------------------------------------
+
+    def retry(self, execution: Execution, stage: str, mode: str, current_version: int):
+        """RetryStageExecution: the same execution runs the failed stage again, then the stages after it."""
+        with self.cond:
+            names = [s["name"] for s in execution.stage_declarations()]
+            if stage not in names:
+                raise AwsError("StageNotFoundException", f"Stage {stage} does not exist in this execution.")
+            run = execution.stages.get(stage)
+            if (
+                execution.running
+                or execution.status == "Superseded"
+                or run is None
+                or run.status not in ("Failed", "Stopped")
+                or current_version != execution.pipeline_version
+            ):
+                raise AwsError(
+                    "StageNotRetryableException",
+                    "Unable to retry. The pipeline structure or stage state might have changed while actions "
+                    "awaited retry, or the stage contains no failed actions.",
+                )
+            if any(
+                other is not execution
+                and (later := other.stages.get(stage))
+                and later.start_time > run.start_time
+                for other in self.store.of(*execution.pipeline_key)
+            ):
+                raise AwsError(
+                    "NotLatestPipelineExecutionException",
+                    "The stage has failed in a later run of the pipeline and the pipelineExecutionId "
+                    "associated with the request is out of date.",
+                )
+            run.retry_attempts += 1
+            execution.status, execution.status_summary = "InProgress", None
+            execution.last_update_time = now()
+            self.store.save(execution)
+            self.cond.notify_all()
+        threading.Thread(
+            target=self._run,
+            args=(execution, names.index(stage), mode),
+            name=f"retry-{execution.id[:8]}",
+            daemon=True,
+        ).start()
 
     def stop(self, execution: Execution, *, abandon: bool, reason: str | None):
         with self.cond:

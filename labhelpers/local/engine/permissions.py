@@ -1,59 +1,22 @@
 """The pipeline's service role, enforced: before an action runs, the role's policies (inline, attached and
-AWS managed) must allow every call CodePipeline makes for it, or the action fails as it fails on AWS."""
+AWS managed) must allow every call CodePipeline makes for it, or the action fails as it fails on AWS.
+What each action needs is `labhelpers.iam_rules`, the table the helper library writes policies from."""
 
 import random
 
+from labhelpers.iam_rules import action_grants
+
 from ..motoapp import LOCK
 from .actions import ActionFailed
-
-
-def _needs_for_provider(
-    type_id: dict, configuration: dict, region: str, account: str
-) -> list[tuple[str, str]]:
-    provider = type_id["provider"]
-    arn = f"arn:aws:{{}}:{region}:{account}:"
-    if provider == "CodeCommit":
-        repository = arn.format("codecommit") + configuration.get("RepositoryName", "")
-        return [
-            (f"codecommit:{call}", repository)
-            for call in ("GetBranch", "GetCommit", "UploadArchive", "GetUploadArchiveStatus")
-        ]
-    if provider == "CodeBuild":
-        project = arn.format("codebuild") + f"project/{configuration.get('ProjectName', '')}"
-        return [("codebuild:StartBuild", project), ("codebuild:BatchGetBuilds", project)]
-    if provider == "CodeDeploy":
-        application = configuration.get("ApplicationName", "")
-        group = (
-            arn.format("codedeploy")
-            + f"deploymentgroup:{application}/{configuration.get('DeploymentGroupName', '')}"
-        )
-        return [
-            ("codedeploy:CreateDeployment", group),
-            ("codedeploy:GetDeployment", group),
-            ("codedeploy:GetApplicationRevision", arn.format("codedeploy") + f"application:{application}"),
-            (
-                "codedeploy:RegisterApplicationRevision",
-                arn.format("codedeploy") + f"application:{application}",
-            ),
-            ("codedeploy:GetDeploymentConfig", arn.format("codedeploy") + "deploymentconfig:*"),
-        ]
-    if provider == "S3" and type_id["category"] == "Source":
-        objects = f"arn:aws:s3:::{configuration.get('S3Bucket', '')}/{configuration.get('S3ObjectKey', '')}"
-        return [("s3:GetObject", objects), ("s3:GetObjectVersion", objects)]
-    return []
 
 
 def needs(
     action: dict, configuration: dict, *, region: str, account: str, inputs: dict[str, dict], bucket: str
 ) -> list[tuple[str, str]]:
     """(IAM action, resource ARN) pairs the pipeline role must be allowed for this action."""
-    found = [
-        ("s3:GetObject", f"arn:aws:s3:::{location['bucket']}/{location['key']}")
-        for location in inputs.values()
-    ]
-    if action.get("outputArtifacts"):
-        found.append(("s3:PutObject", f"arn:aws:s3:::{bucket}/*"))
-    return found + _needs_for_provider(action["actionTypeId"], configuration, region, account)
+    reads = [f"arn:aws:s3:::{location['bucket']}/{location['key']}" for location in inputs.values()]
+    grants = action_grants(action, configuration, region=region, account=account, bucket=bucket, reads=reads)
+    return [(call, grant.resource) for grant in grants for call in grant.calls]
 
 
 class RolePermissions:

@@ -5,6 +5,7 @@ import json
 from ..awsjson import AwsError
 from . import sources
 from .actions import ActionContext, ActionFailed, Outcome, artifact_key
+from .connection_source import codestar_source_connection
 
 
 def _service(ctx: ActionContext, name: str):
@@ -41,8 +42,9 @@ def codebuild(ctx: ActionContext) -> Outcome:
             initiator=f"codepipeline/{ctx.pipeline}",
         )
     except AwsError as error:
-        raise ActionFailed(f"Error calling startBuild: {error.message} (Service: AWSCodeBuild; "
-                           f"Error Code: {error.code})") from None
+        raise ActionFailed(
+            f"Error calling startBuild: {error.message} (Service: AWSCodeBuild; Error Code: {error.code})"
+        ) from None
     ctx.report(external_id=build_id)
     build = builds.wait(build_id)
     exported = {v["name"]: v.get("value", "") for v in build.get("exportedEnvironmentVariables", [])}
@@ -64,14 +66,20 @@ def codedeploy(ctx: ActionContext) -> Outcome:
         "revisionType": "S3",
         "s3Location": {"bucket": location["bucket"], "key": location["key"], "bundleType": "zip"},
     }
-    deployment_id = deployments.start_deployment(
-        ctx.configuration["ApplicationName"],
-        ctx.configuration["DeploymentGroupName"],
-        revision,
-        region=ctx.region,
-        creator="CodePipeline",
-        description=f"Deployment by CodePipeline {ctx.pipeline} execution {ctx.execution_id}",
-    )
+    try:
+        deployment_id = deployments.start_deployment(
+            ctx.configuration["ApplicationName"],
+            ctx.configuration["DeploymentGroupName"],
+            revision,
+            region=ctx.region,
+            creator="CodePipeline",
+            description=f"Deployment by CodePipeline {ctx.pipeline} execution {ctx.execution_id}",
+        )
+    except AwsError as error:
+        raise ActionFailed(
+            f"Error calling CreateDeployment: {error.message} (Service: AmazonCodeDeploy; "
+            f"Error Code: {error.code})"
+        ) from None
     ctx.report(external_id=deployment_id)
     info = deployments.wait(deployment_id)
     if info["status"] != "Succeeded":
@@ -86,6 +94,7 @@ def codedeploy(ctx: ActionContext) -> Outcome:
 PROVIDERS = {
     ("Source", "AWS", "CodeCommit"): sources.codecommit,
     ("Source", "AWS", "S3"): sources.s3,
+    ("Source", "AWS", "CodeStarSourceConnection"): codestar_source_connection,
     ("Build", "AWS", "CodeBuild"): codebuild,
     ("Test", "AWS", "CodeBuild"): codebuild,
     ("Deploy", "AWS", "CodeDeploy"): codedeploy,

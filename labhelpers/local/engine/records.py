@@ -31,6 +31,7 @@ class StageRun:
     status: str
     start_time: float
     last_update_time: float
+    retry_attempts: int = 0
 
 
 @dataclass

@@ -104,6 +104,12 @@ def pipeline_state(record: dict, executions: list[Execution], inbound: dict, tra
                 "status": execution.stages[name].status,
                 "type": "STANDARD",
             }
+            attempts = execution.stages[name].retry_attempts
+            if attempts:
+                state["retryStageMetadata"] = {
+                    "manualStageRetryAttempt": attempts,
+                    "latestRetryTrigger": "ManualStageRetry",
+                }
         stages.append(state)
     return {
         "pipelineName": declaration["name"],
