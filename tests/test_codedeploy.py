@@ -673,3 +673,22 @@ def test_a_restart_keeps_pages_and_fails_the_deployment_it_interrupted(fresh_end
     info = lab.wait(lab.deploy(group, lab.revision()))
     assert info["status"] == "Succeeded"
     assert DEMO_TITLE in fetch(f"{endpoint.url}/_lab/instances/{instance}/")[2]
+
+
+def test_delete_group_and_application_are_idempotent_and_survive_a_restart(fresh_endpoint, unique):
+    from conftest import start_endpoint
+
+    codedeploy, iam = fresh_endpoint.client("codedeploy"), fresh_endpoint.client("iam")
+    role = iam.create_role(RoleName=f"cd-{unique}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    codedeploy.create_application(applicationName="gone", computePlatform="Server")
+    codedeploy.create_deployment_group(applicationName="gone", deploymentGroupName="dg", serviceRoleArn=role)
+    for _ in range(2):  # the second delete finds nothing and still succeeds
+        deleted = codedeploy.delete_deployment_group(applicationName="gone", deploymentGroupName="dg")
+        assert deleted["hooksNotCleanedUp"] == []
+    with pytest.raises(codedeploy.exceptions.DeploymentGroupDoesNotExistException):
+        codedeploy.get_deployment_group(applicationName="gone", deploymentGroupName="dg")
+    codedeploy.delete_application(applicationName="gone")
+    codedeploy.delete_application(applicationName="gone")
+    process.stop(fresh_endpoint.layout)
+    again = start_endpoint(fresh_endpoint.layout.root).client("codedeploy")
+    assert "gone" not in again.list_applications()["applications"]

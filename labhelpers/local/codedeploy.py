@@ -45,6 +45,7 @@ from .deploystore import (
     valid_instance_name,
 )
 from .dispatch import JsonService, request_region
+from .motoapp import LOCK
 
 log = logging.getLogger("labhelpers.endpoint")
 
@@ -97,9 +98,10 @@ class CodeDeployService(JsonService):
     signing_name = "codedeploy"
     moto_fallback = True  # applications and deployment groups
 
-    def __init__(self, ctx: EndpointContext, *, page_size: int = 100):
+    def __init__(self, ctx: EndpointContext, *, on_write=None, page_size: int = 100):
         self.ctx = ctx
         self.page_size = page_size
+        self._on_write = on_write or (lambda service: None)
         self.instances = LocalInstances(instances_folder(ctx.layout))
         self.on_premises = OnPremisesInstances(
             codedeploy_folder(ctx.layout) / "on-premises.json", ctx.account
@@ -297,6 +299,43 @@ class CodeDeployService(JsonService):
                 f"The instance {instance_id} is not part of deployment {record['info']['deploymentId']}.",
             )
         return {"instanceSummary": _instance_summary(record, target)}
+
+    # --- deleting what moto keeps (moto lacks these operations) ---------------------------------------
+
+    def _moto_backend(self):
+        from moto.backends import get_backend
+
+        return get_backend("codedeploy")[self.ctx.account][request_region()]
+
+    def delete_application(self, params):
+        name = params.get("applicationName")
+        if not name:
+            raise AwsError(
+                "ApplicationNameRequiredException",
+                "The minimum number of required application names was not specified.",
+            )
+        with LOCK:
+            backend = self._moto_backend()
+            backend.applications.pop(name, None)
+            backend.deployment_groups.pop(name, None)
+        self._on_write("codedeploy")
+        return {}
+
+    def delete_deployment_group(self, params):
+        application, group = params.get("applicationName"), params.get("deploymentGroupName")
+        if not application or not group:
+            raise AwsError(
+                "DeploymentGroupNameRequiredException", "The deployment group name was not specified."
+            )
+        with LOCK:
+            backend = self._moto_backend()
+            if application not in backend.applications:
+                raise AwsError(
+                    "ApplicationDoesNotExistException", f"No application found for name: {application}"
+                )
+            backend.deployment_groups.get(application, {}).pop(group, None)
+        self._on_write("codedeploy")
+        return {"hooksNotCleanedUp": []}
 
     # --- deployment configurations -------------------------------------------------------------------
 
