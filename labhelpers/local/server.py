@@ -77,7 +77,14 @@ def build_app(ctx, snapshots, started: float):
     from .codedeploy import CodeDeployService
     from .codepipeline_control import CodePipelineControl
     from .codepipeline_runs import CodePipelineRuns
+    from .connections import (
+        CodeStarConnectionsService,
+        ConnectionsService,
+        ConnectionStore,
+        unqualified_targets,
+    )
     from .dispatch import Dispatcher
+    from .engine.connection_source import PushedRevisions
     from .engine.flow import Engine
     from .engine.permissions import RolePermissions
     from .engine.providers import PROVIDERS
@@ -87,6 +94,7 @@ def build_app(ctx, snapshots, started: float):
     from .motoapp import MotoApp
     from .pipelinestore import PipelineStore, pipelines_folder
     from .repostore import RepoStore
+    from .triggers import ChangeDetection
 
     layout = ctx.layout
     repos = RepoStore(layout.repos, config.ACCOUNT, config.REGION)
@@ -99,6 +107,8 @@ def build_app(ctx, snapshots, started: float):
     codebuild = CodeBuildService(ctx, on_write=snapshots.mark)
     executions = ExecutionStore(layout.state / "executions")
     executions.load()
+    connections = ConnectionStore(layout.state / "connections.json", config.ACCOUNT)
+    pushes = PushedRevisions()
     engine = Engine(
         executions,
         account=config.ACCOUNT,
@@ -108,22 +118,36 @@ def build_app(ctx, snapshots, started: float):
             "repos": repos,
             "builds": codebuild,
             "deployments": codedeploy,
+            "connections": connections,
+            "pushes": pushes,
         },
         transitions_file=layout.state / "transitions.json",
         permissions=RolePermissions(config.ACCOUNT),
     )
+    ChangeDetection(
+        repos=repos,
+        pipelines=pipelines,
+        engine=engine,
+        connections=connections,
+        pushes=pushes,
+        account=config.ACCOUNT,
+    ).start()
     services = [
         CodeCommitService(repos, clone_url=clone_url),
         CodePipelineControl(pipelines),
         CodePipelineRuns(pipelines, engine),
         codedeploy,
         codebuild,
+        ConnectionsService(connections),
+        CodeStarConnectionsService(connections),
     ]
-    return Dispatcher(
-        MotoApp(snapshots.mark),
-        services,
-        git_app=make_git_app(repos),
-        lab_app=LabPages(layout, started, instances=codedeploy.instances),
+    return unqualified_targets(
+        Dispatcher(
+            MotoApp(snapshots.mark),
+            services,
+            git_app=make_git_app(repos),
+            lab_app=LabPages(layout, started, instances=codedeploy.instances),
+        )
     )
 
 

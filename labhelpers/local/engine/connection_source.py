@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 
 from dulwich.object_store import peel_sha
 
+from ..repostore import BRANCH_PREFIX
 from .actions import ActionContext, ActionFailed, Outcome
 from .records import Execution
 from .sources import tree_zip
 
-BRANCH_PREFIX = "refs/heads/"
 # Pushed revisions waiting for their source action; runs superseded before it leave theirs behind.
 PENDING_KEPT = 10_000
 

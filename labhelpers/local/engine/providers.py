@@ -5,6 +5,7 @@ import json
 from ..awsjson import AwsError
 from . import sources
 from .actions import ActionContext, ActionFailed, Outcome, artifact_key
+from .connection_source import codestar_source_connection
 
 
 def _service(ctx: ActionContext, name: str):
@@ -93,6 +94,7 @@ def codedeploy(ctx: ActionContext) -> Outcome:
 PROVIDERS = {
     ("Source", "AWS", "CodeCommit"): sources.codecommit,
     ("Source", "AWS", "S3"): sources.s3,
+    ("Source", "AWS", "CodeStarSourceConnection"): codestar_source_connection,
     ("Build", "AWS", "CodeBuild"): codebuild,
     ("Test", "AWS", "CodeBuild"): codebuild,
     ("Deploy", "AWS", "CodeDeploy"): codedeploy,
