@@ -281,6 +281,28 @@ def test_a_push_to_the_watched_branch_starts_a_run_with_the_pushed_commit(kit, w
     assert kit.revision(run["pipelineExecutionId"]) == pushed
 
 
+def test_queued_runs_each_build_the_commit_their_push_made(kit, work):
+    first = kit.create(approval_stage(), mode="QUEUED")
+    kit.answer("Approve", kit.approval_token("Approve", first))
+    kit.wait_status(first, "Succeeded")
+    kit.codepipeline.disable_stage_transition(
+        pipelineName=kit.pipeline, stageName="Source", transitionType="Inbound", reason="hold the pushes"
+    )
+    pushed = []
+    for version in ("a", "b"):
+        pushed.append(work.commit({"app.txt": f"version {version}\n"}, f"version {version}"))
+        work.push("main")
+    _, run_a, run_b = kit.expect_runs(3)
+    kit.codepipeline.enable_stage_transition(
+        pipelineName=kit.pipeline, stageName="Source", transitionType="Inbound"
+    )
+    for run, commit in zip((run_a, run_b), pushed, strict=True):
+        execution = run["pipelineExecutionId"]
+        kit.answer("Approve", kit.approval_token("Approve", execution))
+        assert kit.wait_status(execution, "Succeeded") == "Succeeded"
+        assert kit.revision(execution) == commit, "a run builds its own push, not the branch's newest head"
+
+
 def test_pushes_to_other_branches_and_tags_start_nothing(kit, work):
     kit.create(approval_stage())
     work.commit({"app.txt": "on a feature\n"}, branch="feature/x")

@@ -22,22 +22,6 @@ DEFAULT_PAGE = 100
 _SHOWN = ("ConnectionName", "ConnectionArn", "ProviderType", "OwnerAccountId", "ConnectionStatus")
 
 
-def unqualified_targets(app):
-    """Let services be keyed by the short target prefix.
-
-    botocore sends smithy-qualified targets for these APIs
-    (`com.amazonaws.codeconnections.CodeConnections_20231201.GetConnection`), and the dispatcher splits a
-    target at its first dot; this hands it `CodeConnections_20231201.GetConnection` instead."""
-
-    def shortened(environ, start_response):
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target.count(".") > 1:
-            environ["HTTP_X_AMZ_TARGET"] = ".".join(target.rsplit(".", 2)[-2:])
-        return app(environ, start_response)
-
-    return shortened
-
-
 def not_found(arn: str) -> AwsError:
     return AwsError("ResourceNotFoundException", f"Connection {arn} not found")
 

@@ -59,7 +59,9 @@ class Dispatcher:
             return self.git(environ, start_response)
         if path.startswith("/_lab/") and self.lab:
             return self.lab(environ, start_response)
-        prefix, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
+        # "CodeBuild_20161006.StartBuild", or smithy-qualified "com.amazonaws.x.Service_2023.Op".
+        qualified, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")
+        prefix = qualified.rpartition(".")[2]
         group = self.services.get(prefix, [])
         owner = next((service for service in group if service.owns(operation)), None)
         if owner:

@@ -81,7 +81,6 @@ def build_app(ctx, snapshots, started: float):
         CodeStarConnectionsService,
         ConnectionsService,
         ConnectionStore,
-        unqualified_targets,
     )
     from .dispatch import Dispatcher
     from .engine.connection_source import PushedRevisions
@@ -141,13 +140,11 @@ def build_app(ctx, snapshots, started: float):
         ConnectionsService(connections),
         CodeStarConnectionsService(connections),
     ]
-    return unqualified_targets(
-        Dispatcher(
-            MotoApp(snapshots.mark),
-            services,
-            git_app=make_git_app(repos),
-            lab_app=LabPages(layout, started, instances=codedeploy.instances),
-        )
+    return Dispatcher(
+        MotoApp(snapshots.mark),
+        services,
+        git_app=make_git_app(repos),
+        lab_app=LabPages(layout, started, instances=codedeploy.instances),
     )
 
 

@@ -286,6 +286,11 @@ def changed_files(repos: RepoStore, push: Push) -> list[str]:
     return sorted(path.decode("utf-8", "surrogateescape") for path in paths)
 
 
+def _pins(declaration: dict) -> bool:
+    """Whether a run takes the pushed commit: in PARALLEL mode the source reads the branch when it starts."""
+    return declaration.get("executionMode", "SUPERSEDED") != "PARALLEL"
+
+
 def _enabled(setting) -> bool:
     """PollForSourceChanges / DetectChanges: absent or anything but "false" means on."""
     return str(setting).lower() != "false" if setting is not None else True
@@ -362,7 +367,7 @@ class ChangeDetection:
         event = codecommit_event(push, repository, region=region, account=self.account)
         for start in [
             *self._source_starts(push, pipelines.values(), files),
-            *self._event_starts(event, pipelines, region),
+            *self._event_starts(push, event, pipelines, region),
         ]:
             self._start(push, start, region)
 
@@ -417,7 +422,7 @@ class ChangeDetection:
                 and configuration.get("BranchName") == push.name
                 and _enabled(configuration.get("PollForSourceChanges"))
             )
-            return ("PollForSourceChanges", action["name"], False) if fires else None
+            return ("PollForSourceChanges", action["name"], _pins(declaration)) if fires else None
         if provider != "CodeStarSourceConnection":
             return None
         arn = configuration.get("ConnectionArn", "")
@@ -439,14 +444,25 @@ class ChangeDetection:
         )
         return ("Webhook", arn, True) if fires else None
 
-    def _event_starts(self, event: dict, pipelines: dict[str, dict], region: str) -> Iterator[Start]:
+    def _event_starts(
+        self, push: Push, event: dict, pipelines: dict[str, dict], region: str
+    ) -> Iterator[Start]:
         for rule in default_bus_rules(self.account, region):
             if not event_matches(rule.pattern, event):
                 continue
             for target in rule.targets:
                 declaration = pipelines.get(target.get("Arn"))
                 if declaration is not None and self._role_may_start(rule, target):
-                    yield Start(declaration, "CloudWatchEvent", rule.arn)
+                    start = Start(declaration, "CloudWatchEvent", rule.arn)
+                    if _pins(declaration) and push.kind == "branch":
+                        for action in _source_actions(declaration):
+                            configuration = action.get("configuration", {})
+                            if (configuration.get("RepositoryName"), configuration.get("BranchName")) == (
+                                push.repository,
+                                push.name,
+                            ):
+                                start.revisions[action["name"]] = PushedRevision(push.ref, push.new)
+                    yield start
 
     def _role_may_start(self, rule: Rule, target: dict) -> bool:
         """EventBridge starts a pipeline with the target's role; without the permission the call fails."""

@@ -100,6 +100,7 @@ class Engine:
                 variables=resolved_variables,
             )
             self.store.add(execution)
+            self._queue(execution, declaration["stages"][0]["name"])  # in start order, not thread order
         threading.Thread(
             target=self._run, args=(execution,), name=f"execution-{execution.id[:8]}", daemon=True
         ).start()
@@ -120,7 +121,7 @@ class Engine:
     def _run(self, execution: Execution, first: int = 0, retry_mode: str | None = None):
         try:
             for index, stage in enumerate(execution.stage_declarations()[first:]):
-                if not self._enter(execution, stage["name"]):
+                if not self._enter(execution, stage["name"], queued=index == 0 and first == 0):
                     return
                 passed = self._run_stage(execution, stage, retry_mode if index == 0 else None)
                 self._leave(execution, stage["name"])
@@ -143,16 +144,22 @@ class Engine:
             self.store.save(execution)
             self.cond.notify_all()
 
-    def _enter(self, execution: Execution, stage: str) -> bool:
+    def _queue(self, execution: Execution, stage: str):
+        """Join the stage's inbound queue; under SUPERSEDED the newest arrival replaces the waiting one."""
+        waiting = self.inbound.setdefault((*execution.pipeline_key, stage), [])
+        waiting.append(execution.id)
+        if execution.execution_mode == "SUPERSEDED":
+            self.superseded.update(waiting[:-1])
+            del waiting[:-1]
+        self.cond.notify_all()
+
+    def _enter(self, execution: Execution, stage: str, *, queued: bool = False) -> bool:
         """Wait at the stage's inbound transition until the execution may enter; False if it never will."""
         key = (*execution.pipeline_key, stage)
         with self.cond:
-            waiting = self.inbound.setdefault(key, [])
-            waiting.append(execution.id)
-            if execution.execution_mode == "SUPERSEDED":
-                self.superseded.update(waiting[:-1])
-                del waiting[:-1]
-            self.cond.notify_all()
+            if not queued:
+                self._queue(execution, stage)
+            waiting = self.inbound[key]
             self.cond.wait_for(lambda: self._may_enter(execution, key))
             if execution.id in waiting:
                 waiting.remove(execution.id)

@@ -47,9 +47,11 @@ def codecommit(ctx: ActionContext) -> Outcome:
             f"The repository {name} does not exist. Create it (CodeCommit CreateRepository) "
             "and push the branch the pipeline watches."
         )
+    pushes = ctx.services.get("pushes")
+    pushed = pushes.take(ctx.execution_id, ctx.action["name"]) if pushes else None
     with repos.open(name) as repo:
         try:
-            commit_id = repo.refs[f"refs/heads/{branch}".encode()]
+            commit_id = pushed.commit.encode() if pushed else repo.refs[f"refs/heads/{branch}".encode()]
         except KeyError:
             raise ActionFailed(
                 f"The branch {branch} does not exist in repository {name}. Push a commit to "
