@@ -22,7 +22,13 @@ class Grant:
 
 
 def artifact_grants(bucket: str, *, reads: list[str], writes: bool) -> list[Grant]:
-    """The artifact store: `reads` are the object ARNs of the input artifacts; `writes` any output."""
+    """The artifact store: `reads` are the object ARNs of the input artifacts; `writes` any output.
+
+    Examples
+    --------
+    >>> [grant.sid for grant in artifact_grants("bucket", reads=[], writes=True)]
+    ['ArtifactBucket', 'ArtifactObjects']
+    """
     if not reads and not writes:
         return []
     grants = [
@@ -41,7 +47,16 @@ def artifact_grants(bucket: str, *, reads: list[str], writes: bool) -> list[Gran
 
 
 def provider_grants(type_id: dict, configuration: dict, *, region: str, account: str) -> list[Grant]:
-    """The calls an action's provider makes, on the resources its configuration names."""
+    """The calls an action's provider makes, on the resources its configuration names.
+
+    Examples
+    --------
+    >>> (grant,) = provider_grants(
+    ...     {"category": "Build", "provider": "CodeBuild"}, {"ProjectName": "demo"}, region="r", account="1"
+    ... )
+    >>> grant.calls, grant.resource
+    (('codebuild:StartBuild', 'codebuild:BatchGetBuilds'), 'arn:aws:codebuild:r:1:project/demo')
+    """
     category, provider = type_id.get("category"), type_id.get("provider")
     arn = f"arn:aws:{{}}:{region}:{account}:"
     if provider == "CodeCommit":
@@ -119,6 +134,12 @@ def action_grants(
 
     `reads` are the object ARNs of the action's input artifacts when known (during a run); before a run,
     any object of the artifact bucket stands for them.
+
+    Examples
+    --------
+    >>> approval = {"actionTypeId": {"category": "Approval", "provider": "Manual"}}
+    >>> action_grants(approval, {}, region="r", account="1", bucket="b")
+    []
     """
     if reads is None:
         reads = [f"arn:aws:s3:::{bucket}/*"] if action.get("inputArtifacts") else []

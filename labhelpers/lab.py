@@ -1,6 +1,7 @@
 """connect(): the Lab — which backend, the boto3 clients, the account, region and resource names."""
 
 import os
+import re
 from dataclasses import dataclass, field
 
 import boto3
@@ -16,6 +17,8 @@ LOCAL_CLIENT_CONFIG = Config(
     retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60
 )
 AWS_CLIENT_CONFIG = Config(retries={"max_attempts": 8, "mode": "standard"})
+PREFIX_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+MAX_BUCKET_NAME = 63
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,47 @@ class Names:
         """The Name tag of the instance the deployment group deploys to."""
         return f"{self.prefix}-demo-target"
 
+    @property
+    def instance_role(self):
+        """The role of the deploy target's instance profile (CodeDeploy agent, Session Manager)."""
+        return f"{self.prefix}-ec2-role"
+
+    @property
+    def instance_profile(self):
+        return f"{self.prefix}-ec2-profile"
+
+    @property
+    def security_group(self):
+        """The deploy target's security group: HTTP from anywhere."""
+        return f"{self.prefix}-web-sg"
+
+    @property
+    def build_log_group(self):
+        return f"/aws/codebuild/{self.build_project}"
+
+
+def check_prefix(prefix: str, account: str, region: str) -> str:
+    """Return `prefix` if every lab name made from it is valid; else raise LabError saying how to fix it.
+
+    Examples
+    --------
+    >>> check_prefix("team7", "111122223333", "ap-southeast-1")
+    'team7'
+    """
+    if not isinstance(prefix, str) or not PREFIX_PATTERN.fullmatch(prefix):
+        raise LabError(
+            f"the prefix {prefix!r} cannot name S3 buckets and IAM roles: use lowercase letters, digits and "
+            "hyphens, starting and ending with a letter or digit, e.g. connect(prefix='team7')"
+        )
+    bucket = Names(prefix, account, region).bucket
+    if len(bucket) > MAX_BUCKET_NAME:
+        room = len(prefix) - (len(bucket) - MAX_BUCKET_NAME)
+        raise LabError(
+            f"the prefix {prefix!r} makes the bucket name {bucket!r} longer than {MAX_BUCKET_NAME} "
+            f"characters: use a prefix of at most {room} characters"
+        )
+    return prefix
+
 
 @dataclass
 class Lab:
@@ -79,6 +123,9 @@ class Lab:
     prefix: str = "awscicd"
     endpoint_url: str | None = None
     _clients: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        check_prefix(self.prefix, self.account, self.region)
 
     @property
     def names(self) -> Names:
@@ -143,7 +190,8 @@ def connect(
     """Connect to the lab's backend: `local` (default) or `aws` (also chosen by LAB_BACKEND=aws).
 
     Local: makes sure the endpoint runs and points this process's environment at it, so `!aws ...`
-    cells and subprocesses reach the endpoint and never AWS.
+    cells and subprocesses reach the endpoint and never AWS. `prefix` names every resource the lab
+    makes (`lab.names`): in a classroom sharing one account, give each learner their own.
 
     Examples
     --------
@@ -162,9 +210,10 @@ def connect(
 
 
 def _connect_local(region, prefix, home) -> Lab:
+    region = region or config.REGION
+    check_prefix(prefix, config.ACCOUNT, region)
     layout = config.Layout(config.home(home))
     running = process.start(layout)
-    region = region or config.REGION
     _point_environ(config.client_env(running.url, layout, region), config.cleared_names(os.environ))
     session = boto3.Session(
         aws_access_key_id=config.ACCESS_KEY, aws_secret_access_key=config.SECRET_KEY, region_name=region

@@ -1,7 +1,11 @@
 """What the article's earlier parts built, created or found: bucket, repository, build project, deploy
-application and group, their roles, and the instance they deploy to. Idempotent on either backend."""
+application and group, their roles, and the instance they deploy to. Idempotent on either backend.
+
+On AWS the deploy target is a billable t3.micro: `ensure(lab, instance=True)` makes it after a cost
+notice; `cleanup.run(lab)` removes everything again."""
 
 import json
+import time
 from importlib import resources
 
 import pandas as pd
@@ -9,19 +13,19 @@ from botocore.exceptions import ClientError
 
 from .errors import LabError
 from .lab import Lab
+from .roles import trust_policy
 
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 BUILD_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 COLUMNS = ["resource", "name", "status"]
-
-
-def _trust(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-        }
-    )
+INSTANCE_POLICIES = [
+    "arn:aws:iam::aws:policy/service-role/AmazonEC2RoleforAWSCodeDeploy",
+    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+]
+PROFILE_PROPAGATION = 90.0  # seconds a new instance profile may take to be usable by EC2
+PROFILE_RETRY = 5.0
+AGENT_TIMEOUT = 900.0
+AGENT_POLL = 10.0
 
 
 def _code(error: ClientError) -> str:
@@ -104,7 +108,7 @@ def _ensure_role(
     except iam.exceptions.NoSuchEntityException:
         iam.create_role(
             RoleName=name,
-            AssumeRolePolicyDocument=_trust(service),
+            AssumeRolePolicyDocument=json.dumps(trust_policy(service)),
             Description=f"Service role for {service}, made by the codepipeline lab",
         )
         status = "created"
@@ -209,35 +213,221 @@ def find_target(lab: Lab) -> str | None:
     return instances[0] if instances else None
 
 
-def ensure_target(lab: Lab) -> tuple[str, str]:
+def cost_notice(lab: Lab, *, instance: bool) -> str:
+    """What the lab's resources cost on AWS, and how to remove them.
+
+    Examples
+    --------
+    >>> print(cost_notice(lab, instance=True))  # doctest: +SKIP
+    COST NOTICE — real resources in account 111122223333, region ap-southeast-1: ...
+    """
+    lines = [
+        f"COST NOTICE — real resources in account {lab.account}, region {lab.region}:",
+        "  * CodePipeline V2 bills per action minute beyond the free tier; CodeBuild per build minute;",
+        "    S3 for the stored artifacts; CloudWatch Logs for the build logs (pennies for this lab).",
+    ]
+    if instance:
+        lines += [
+            f"  * The deploy target {lab.names.deploy_target}: a t3.micro EC2 instance, its 8 GB EBS",
+            "    volume and its public IPv4 address bill by the hour while they exist (free tier aside).",
+        ]
+    else:
+        lines.append(
+            "  * No EC2 instance now; ensure(lab, instance=True) creates the billable deploy target."
+        )
+    lines.append("  cleanup.run(lab) (the cleanup notebook) deletes all of it; run it when you are done.")
+    return "\n".join(lines)
+
+
+def user_data(region: str) -> str:
+    """The instance's first-boot script: Apache, then the CodeDeploy agent from the region's bucket.
+
+    Examples
+    --------
+    >>> "aws-codedeploy-eu-west-1" in user_data("eu-west-1")
+    True
+    """
+    return f"""#!/bin/bash
+set -euxo pipefail
+dnf install -y ruby wget httpd
+systemctl enable --now httpd
+cd /tmp
+wget -q https://aws-codedeploy-{region}.s3.{region}.amazonaws.com/latest/install
+chmod +x ./install
+./install auto
+systemctl enable --now codedeploy-agent
+"""
+
+
+def ensure_instance_profile(lab: Lab) -> list[tuple[str, str, str]]:
+    """The instance's role (CodeDeploy agent, Session Manager) in its instance profile; one row for each.
+
+    Examples
+    --------
+    >>> ensure_instance_profile(lab)  # doctest: +SKIP
+    [('IAM role', 'awscicd-ec2-role', 'created'), ('IAM instance profile', 'awscicd-ec2-profile', 'created')]
+    """
+    names, iam = lab.names, lab.client("iam")
+    role_status = _ensure_role(lab, names.instance_role, "ec2.amazonaws.com", managed=INSTANCE_POLICIES)
+    try:
+        profile = iam.get_instance_profile(InstanceProfileName=names.instance_profile)["InstanceProfile"]
+        status = "existed"
+    except iam.exceptions.NoSuchEntityException:
+        profile = iam.create_instance_profile(InstanceProfileName=names.instance_profile)["InstanceProfile"]
+        status = "created"
+    if names.instance_role not in [role["RoleName"] for role in profile["Roles"]]:
+        iam.add_role_to_instance_profile(
+            InstanceProfileName=names.instance_profile, RoleName=names.instance_role
+        )
+    return [
+        ("IAM role", names.instance_role, role_status),
+        ("IAM instance profile", names.instance_profile, status),
+    ]
+
+
+def ensure_security_group(lab: Lab) -> tuple[str, str]:
+    """A security group of the default VPC that lets HTTP (port 80) in from anywhere; (id, status).
+
+    Examples
+    --------
+    >>> ensure_security_group(lab)  # doctest: +SKIP
+    ('sg-0123456789abcdef0', 'created')
+    """
+    ec2, name = lab.client("ec2"), lab.names.security_group
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+    if not vpcs:
+        raise LabError(
+            f"the region {lab.region} has no default VPC for the deploy target: create one with "
+            "`aws ec2 create-default-vpc`, or connect to another region"
+        )
+    vpc = vpcs[0]["VpcId"]
+    groups = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": [name]}, {"Name": "vpc-id", "Values": [vpc]}]
+    )["SecurityGroups"]
+    if groups:
+        return groups[0]["GroupId"], "existed"
+    group = ec2.create_security_group(
+        GroupName=name,
+        Description="The codepipeline lab's deploy target: HTTP from anywhere",
+        VpcId=vpc,
+        TagSpecifications=[{"ResourceType": "security-group", "Tags": [{"Key": "Name", "Value": name}]}],
+    )["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        ],
+    )
+    return group, "created"
+
+
+def _run_instance(lab: Lab, group: str, *, timeout: float = PROFILE_PROPAGATION) -> str:
+    """Launch the target; a new instance profile takes a few seconds to reach EC2, so retry until then."""
+    ec2, names = lab.client("ec2"), lab.names
+    image = lab.client("ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return ec2.run_instances(
+                ImageId=image,
+                InstanceType="t3.micro",
+                MinCount=1,
+                MaxCount=1,
+                IamInstanceProfile={"Name": names.instance_profile},
+                SecurityGroupIds=[group],
+                UserData=user_data(lab.region),
+                TagSpecifications=[
+                    {"ResourceType": kind, "Tags": [{"Key": "Name", "Value": names.deploy_target}]}
+                    for kind in ("instance", "volume")
+                ],
+            )["Instances"][0]["InstanceId"]
+        except ClientError as error:
+            propagating = _code(error) == "InvalidParameterValue" and "instance profile" in str(error).lower()
+            if not propagating or time.monotonic() > deadline:
+                raise
+            time.sleep(PROFILE_RETRY)
+
+
+def wait_for_agent(lab: Lab, instance_id: str, *, timeout: float = AGENT_TIMEOUT) -> None:
+    """Wait until the CodeDeploy agent on the instance is active, asking through Session Manager (SSM).
+
+    Examples
+    --------
+    >>> wait_for_agent(lab, prerequisites.find_target(lab))  # doctest: +SKIP
+    """
+    ssm, deadline = lab.client("ssm"), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listed = ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [instance_id]}])[
+            "InstanceInformationList"
+        ]
+        if listed and listed[0].get("PingStatus") == "Online" and _agent_active(ssm, instance_id, deadline):
+            return
+        time.sleep(AGENT_POLL)
+    raise LabError(
+        f"the CodeDeploy agent on {instance_id} is not active after {timeout:g} s. Look at the boot log: "
+        f"`aws ec2 get-console-output --instance-id {instance_id}` (the user data installs the agent), "
+        "then call prerequisites.wait_for_agent(lab, instance_id) again"
+    )
+
+
+def _agent_active(ssm, instance_id: str, deadline: float) -> bool:
+    command = ssm.send_command(
+        InstanceIds=[instance_id],
+        DocumentName="AWS-RunShellScript",
+        Parameters={"commands": ["systemctl is-active codedeploy-agent"]},
+    )["Command"]["CommandId"]
+    while time.monotonic() < deadline:
+        time.sleep(AGENT_POLL)
+        try:
+            result = ssm.get_command_invocation(CommandId=command, InstanceId=instance_id)
+        except ssm.exceptions.InvocationDoesNotExist:
+            continue
+        if result["Status"] not in ("Pending", "InProgress", "Delayed"):
+            return result.get("StandardOutputContent", "").strip() == "active"
+    return False
+
+
+def ensure_target(lab: Lab) -> list[tuple[str, str, str]]:
+    """The deploy target and what it needs: instance role and profile, security group, the instance.
+
+    On AWS a new instance is waited for until its CodeDeploy agent runs (a few minutes); the local
+    endpoint's instances deploy from the start.
+
+    Examples
+    --------
+    >>> ensure_target(lab)[-1]  # doctest: +SKIP
+    ('EC2 instance (deploy target)', 'i-0123456789abcdef0', 'created')
+    """
+    rows = ensure_instance_profile(lab)
+    group, group_status = ensure_security_group(lab)
+    rows.append(("EC2 security group (HTTP from anywhere)", lab.names.security_group, group_status))
     found = find_target(lab)
     if found:
-        return found, "existed"
+        rows.append(("EC2 instance (deploy target)", found, "existed"))
+        return rows
+    instance = _run_instance(lab, group)
+    lab.client("ec2").get_waiter("instance_running").wait(InstanceIds=[instance])
     if not lab.is_local:
-        raise LabError(
-            "the deploy target on AWS is a billable t3.micro instance: create it with "
-            "prerequisites.ensure(lab, instance=True) after reading the cost notice"
-        )
-    image = lab.client("ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
-    instance = lab.client("ec2").run_instances(
-        ImageId=image,
-        InstanceType="t3.micro",
-        MinCount=1,
-        MaxCount=1,
-        TagSpecifications=[
-            {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": lab.names.deploy_target}]}
-        ],
-    )["Instances"][0]
-    return instance["InstanceId"], "created"
+        print(f"{instance} is running; waiting for its CodeDeploy agent (a few minutes) ...")
+        wait_for_agent(lab, instance)
+    rows.append(("EC2 instance (deploy target)", instance, "created"))
+    return rows
 
 
-def ensure(lab: Lab) -> pd.DataFrame:
+def ensure(lab: Lab, *, instance: bool = False) -> pd.DataFrame:
     """Create or reuse everything the pipeline needs before it can be created; say what existed.
+
+    Locally the deploy target is always made (it costs nothing). On AWS a cost notice comes first, and the
+    billable t3.micro deploy target only with `instance=True`.
 
     Examples
     --------
     >>> prerequisites.ensure(lab)  # doctest: +SKIP
+    >>> prerequisites.ensure(lab, instance=True)  # doctest: +SKIP
     """
+    with_instance = instance or lab.is_local
+    if not lab.is_local:
+        print(cost_notice(lab, instance=with_instance))
     names = lab.names
     rows = [
         ("S3 bucket (versioned)", names.bucket, ensure_bucket(lab)),
@@ -245,6 +435,10 @@ def ensure(lab: Lab) -> pd.DataFrame:
     ]
     rows += ensure_build_project(lab)
     rows += ensure_deployment(lab)
-    target, status = ensure_target(lab)
-    rows.append(("EC2 instance (deploy target)", target, status))
+    if with_instance:
+        rows += ensure_target(lab)
+    else:
+        found = find_target(lab)
+        status = "existed" if found else "not created: pass instance=True (billable)"
+        rows.append(("EC2 instance (deploy target)", found or names.deploy_target, status))
     return pd.DataFrame(rows, columns=COLUMNS)

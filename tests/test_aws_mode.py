@@ -1,0 +1,280 @@
+"""LAB_BACKEND=aws, with no AWS at all: moto in-process answers IAM, S3, EC2, SSM parameters, CodeBuild and
+CodeDeploy metadata; botocore's Stubber answers what moto cannot (CodeCommit commits, the CodeDeploy agent
+check through SSM, CodeDeploy deletes). No call leaves the process."""
+
+import base64
+import io
+import os
+from contextlib import redirect_stdout
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.stub import Stubber
+from moto import mock_aws
+from moto.codebuild import responses as codebuild_responses
+
+import labhelpers as lh
+from labhelpers import cleanup, pipelines, prerequisites, roles, runs
+from labhelpers.lab import _restore_environ
+
+ACCOUNT = "111122223333"
+REGION = "ap-southeast-1"
+
+
+def _codepipeline_needs_no_location(validate):
+    """moto wants a location for CODEPIPELINE sources and artifacts; AWS does not (the pipeline has it)."""
+
+    def check(value: dict) -> None:
+        if value.get("type") != "CODEPIPELINE":
+            validate(value)
+
+    return check
+
+
+@pytest.fixture
+def lab(monkeypatch, tmp_path):
+    """connect("aws") inside mock_aws, with every route to real AWS or a local endpoint closed."""
+    empty = tmp_path / "empty-aws-config"
+    empty.touch()
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+        monkeypatch.delenv(name)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "LAB_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": str(empty),
+        "AWS_SHARED_CREDENTIALS_FILE": str(empty),
+        "AWS_REGION": REGION,
+        "MOTO_ACCOUNT_ID": ACCOUNT,
+        "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for validator in ("_validate_required_params_source", "_validate_required_params_artifacts"):
+        original = getattr(codebuild_responses, validator)
+        monkeypatch.setattr(codebuild_responses, validator, _codepipeline_needs_no_location(original))
+    with mock_aws():
+        made = lh.connect("aws", quiet=True)
+        yield made
+    _restore_environ()
+
+
+def stub_repository(lab) -> Stubber:
+    """CodeCommit as AWS answers a first ensure(): no repository, then an empty one that gets the demo app."""
+    stubber = Stubber(lab.client("codecommit"))
+    name = lab.names.repository
+    stubber.add_client_error(
+        "get_repository", "RepositoryDoesNotExistException", expected_params={"repositoryName": name}
+    )
+    stubber.add_response(
+        "create_repository",
+        {"repositoryMetadata": {"repositoryName": name}},
+        {"repositoryName": name, "repositoryDescription": "The awscicd demo app"},
+    )
+    stubber.add_client_error("get_branch", "BranchDoesNotExistException")
+    stubber.add_response("create_commit", {"commitId": "c" * 40, "treeId": "t" * 40})
+    stubber.activate()
+    return stubber
+
+
+def stub_agent(lab, image: str) -> Stubber:
+    """SSM for a new instance: the AMI parameter, then Session Manager sees the agent come up."""
+    stubber = Stubber(lab.client("ssm"))
+    stubber.add_response(
+        "get_parameter",
+        {"Parameter": {"Name": prerequisites.AMI_PARAMETER, "Value": image, "Type": "String"}},
+        {"Name": prerequisites.AMI_PARAMETER},
+    )
+    stubber.add_response("describe_instance_information", {"InstanceInformationList": []})
+    stubber.add_response(
+        "describe_instance_information", {"InstanceInformationList": [{"PingStatus": "Online"}]}
+    )
+    stubber.add_response("send_command", {"Command": {"CommandId": "1" * 36}})
+    stubber.add_client_error("get_command_invocation", "InvocationDoesNotExist")
+    stubber.add_response(
+        "get_command_invocation", {"Status": "Success", "StandardOutputContent": "activating\n"}
+    )
+    stubber.add_response(
+        "describe_instance_information", {"InstanceInformationList": [{"PingStatus": "Online"}]}
+    )
+    stubber.add_response("send_command", {"Command": {"CommandId": "2" * 36}})
+    stubber.add_response("get_command_invocation", {"Status": "Success", "StandardOutputContent": "active\n"})
+    stubber.activate()
+    return stubber
+
+
+def moto_image() -> str:
+    """The AMI id moto's public parameter names, read before SSM is stubbed."""
+    ssm = boto3.client("ssm", region_name=REGION)
+    return ssm.get_parameter(Name=prerequisites.AMI_PARAMETER)["Parameter"]["Value"]
+
+
+def record_before(client, operation: str, printed: io.StringIO, seen: list):
+    """Note what had been printed when `operation` was first called."""
+    client.meta.events.register(
+        f"before-call.{client.meta.service_model.endpoint_prefix}.{operation}",
+        lambda **_: seen.append(printed.getvalue()) and None,
+    )
+
+
+def test_connect_aws_under_moto_is_the_aws_backend(lab):
+    assert (lab.backend, lab.account, lab.region, lab.endpoint_url) == ("aws", ACCOUNT, REGION, None)
+    assert not lab.is_local
+    assert lab.client("sts").get_caller_identity()["Account"] == ACCOUNT
+
+
+def test_without_instance_the_cost_notice_comes_first_and_no_instance_is_made(lab):
+    stubber = stub_repository(lab)
+    printed, seen = io.StringIO(), []
+    record_before(lab.client("s3"), "CreateBucket", printed, seen)
+    with redirect_stdout(printed):
+        report = prerequisites.ensure(lab)
+    stubber.assert_no_pending_responses()
+    assert seen and seen[0].startswith("COST NOTICE")
+    assert "cleanup.run(lab)" in seen[0] and "instance=True" in seen[0]
+    assert report.status.iloc[-1] == "not created: pass instance=True (billable)"
+    assert lab.client("ec2").describe_instances()["Reservations"] == []
+    assert lab.client("s3").get_bucket_versioning(Bucket=lab.names.bucket)["Status"] == "Enabled"
+    project = lab.client("codebuild").batch_get_projects(names=[lab.names.build_project])["projects"][0]
+    assert project["serviceRole"].endswith(f":role/{lab.names.build_role}")
+
+
+def test_with_instance_the_target_is_launched_and_its_agent_awaited(lab, monkeypatch):
+    monkeypatch.setattr(prerequisites, "AGENT_POLL", 0)
+    image = moto_image()
+    stubbers = [stub_repository(lab), stub_agent(lab, image)]
+    printed, seen = io.StringIO(), []
+    record_before(lab.client("ec2"), "RunInstances", printed, seen)
+    with redirect_stdout(printed):
+        report = prerequisites.ensure(lab, instance=True)
+    for stubber in stubbers:
+        stubber.assert_no_pending_responses()
+    assert "t3.micro EC2 instance" in seen[0] and "cleanup.run(lab)" in seen[0]
+    instance_id = prerequisites.find_target(lab)
+    assert report.iloc[-1].tolist() == ["EC2 instance (deploy target)", instance_id, "created"]
+    assert f"{instance_id} is running; waiting for its CodeDeploy agent" in printed.getvalue()
+    ec2 = lab.client("ec2")
+    instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    assert instance["ImageId"] == image and instance["InstanceType"] == "t3.micro"
+    assert instance["IamInstanceProfile"]["Arn"].endswith(f"/{lab.names.instance_profile}")
+    script = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")["UserData"][
+        "Value"
+    ]
+    assert "./install auto" in base64.b64decode(script).decode()
+    attached = lab.client("iam").list_attached_role_policies(RoleName=lab.names.instance_role)[
+        "AttachedPolicies"
+    ]
+    assert {p["PolicyName"] for p in attached} == {
+        "AmazonEC2RoleforAWSCodeDeploy",
+        "AmazonSSMManagedInstanceCore",
+    }
+
+
+def test_a_new_instance_profile_is_retried_until_ec2_sees_it(lab, monkeypatch):
+    monkeypatch.setattr(prerequisites, "PROFILE_RETRY", 0)
+    prerequisites.ensure_instance_profile(lab)
+    group, _ = prerequisites.ensure_security_group(lab)
+    refusals = []
+
+    def not_yet(**_):
+        if not refusals:
+            refusals.append(1)
+            error = {"Code": "InvalidParameterValue", "Message": "Invalid IAM Instance Profile name"}
+            return AWSResponse(None, 400, {}, None), {
+                "Error": error,
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            }
+        return None
+
+    lab.client("ec2").meta.events.register("before-call.ec2.RunInstances", not_yet)
+    instance = prerequisites._run_instance(lab, group)
+    assert refusals and instance == prerequisites.find_target(lab)
+
+
+def test_an_agent_that_never_comes_up_is_a_lab_error_naming_the_boot_log(lab, monkeypatch):
+    monkeypatch.setattr(prerequisites, "AGENT_POLL", 0)
+    stubber = Stubber(lab.client("ssm"))
+    stubber.add_response("describe_instance_information", {"InstanceInformationList": []})
+    stubber.activate()
+    with pytest.raises(lh.LabError, match="get-console-output --instance-id i-0123"):
+        prerequisites.wait_for_agent(lab, "i-0123", timeout=0.0001)
+
+
+def test_the_role_is_generated_and_explained_the_same_on_aws(lab):
+    declaration = pipelines.article_pipeline(lab)
+    arn = roles.ensure_pipeline_role(lab, declaration)
+    assert arn == f"arn:aws:iam::{ACCOUNT}:role/{lab.names.pipeline_role}"
+    assert set(roles.explain(lab, declaration).decision) == {"allowed"}
+    lab.client("iam").attach_role_policy(
+        RoleName=lab.names.pipeline_role, PolicyArn="arn:aws:iam::aws:policy/AWSCodeCommitReadOnly"
+    )
+    report = roles.explain(lab, declaration)
+    assert set(report.decision) == {"allowed"}
+
+
+def test_deployed_pages_on_aws_are_the_instances_public_names(lab):
+    image = moto_image()
+    instance = lab.client("ec2").run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]
+    stubber = Stubber(lab.client("codedeploy"))
+    stubber.add_response(
+        "list_deployment_instances",
+        {"instancesList": [instance["InstanceId"]]},
+        {"deploymentId": "d-ABCDEFGHI"},
+    )
+    stubber.activate()
+    dns = lab.client("ec2").describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0][
+        "Instances"
+    ][0]["PublicDnsName"]
+    assert dns and runs.deployed_pages(lab, "d-ABCDEFGHI") == [f"http://{dns}/"]
+
+
+def stub_codedeploy_deletes(lab) -> Stubber:
+    """CodeDeploy as AWS answers a cleanup (moto has no deletes): found, deleted, then gone."""
+    stubber = Stubber(lab.client("codedeploy"))
+    names = lab.names
+    group = {"applicationName": names.application, "deploymentGroupName": names.deployment_group}
+    stubber.add_response("get_deployment_group", {"deploymentGroupInfo": group}, group)
+    stubber.add_response("delete_deployment_group", {"hooksNotCleanedUp": []}, group)
+    stubber.add_response("get_application", {"application": {"applicationName": names.application}})
+    stubber.add_response("delete_application", {}, {"applicationName": names.application})
+    for _ in range(3):  # the check afterwards, then the second cleanup and its check
+        stubber.add_client_error("get_deployment_group", "DeploymentGroupDoesNotExistException")
+        stubber.add_client_error("get_application", "ApplicationDoesNotExistException")
+    stubber.activate()
+    return stubber
+
+
+def test_cleanup_on_aws_removes_everything_including_every_object_version(lab, monkeypatch):
+    monkeypatch.setattr(prerequisites, "AGENT_POLL", 0)
+    made = [stub_repository(lab), stub_agent(lab, moto_image())]
+    with redirect_stdout(io.StringIO()):
+        prerequisites.ensure(lab, instance=True)
+    for stubber in made:
+        stubber.deactivate()
+    names = lab.names
+    lab.client("codecommit").create_repository(repositoryName=names.repository)  # stubbed above, real now
+    declaration = pipelines.article_pipeline(lab)
+    roles.ensure_pipeline_role(lab, declaration)
+    lab.client("codepipeline").create_pipeline(**declaration)
+    s3 = lab.client("s3")
+    for body in (b"first", b"second"):
+        s3.put_object(Bucket=names.bucket, Key="awscicd-pipeline/SourceOutp/abc1234", Body=body)
+    s3.delete_object(Bucket=names.bucket, Key="awscicd-pipeline/SourceOutp/abc1234")
+    lab.client("logs").create_log_group(logGroupName=names.build_log_group)
+    codedeploy = stub_codedeploy_deletes(lab)
+
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        report = cleanup.run(lab)
+    assert set(report.status) == {"deleted"}, report
+    assert report.detail[report.name == names.bucket].item() == "2 object versions, 1 delete markers"
+    assert "terminated" in report.detail[report.resource == "EC2 instance (deploy target)"].item()
+    assert "detached AmazonSSMManagedInstanceCore" in report.detail[report.name == names.instance_role].item()
+    assert (
+        f"nothing the lab makes with prefix 'awscicd' is left in {ACCOUNT} / {REGION}" in printed.getvalue()
+    )
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == []
+    assert lab.client("iam").list_roles()["Roles"] == []
+    with redirect_stdout(io.StringIO()):
+        assert set(cleanup.run(lab).status) == {"absent"}
+    codedeploy.assert_no_pending_responses()

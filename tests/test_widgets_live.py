@@ -1,0 +1,128 @@
+"""The live widgets against real executions, tested by their state: PipelineView updated by runs.watch,
+and ApprovalPanel answering a Manual approval stage (headless and by its buttons)."""
+
+import time
+import uuid
+
+import pytest
+
+import labhelpers as lh
+from labhelpers import pipelines, prerequisites, roles, runs, widgets
+from labhelpers.lab import _restore_environ
+
+CUSTOM_DATA = "Check the page of the build before it ships"
+REVIEW_LINK = "https://example.com/review"
+
+
+@pytest.fixture(scope="module")
+def lab(endpoint):
+    """The article's pipeline with a Manual approval stage between Build and Deploy."""
+    made = lh.connect(home=str(endpoint.layout.root), prefix=f"v{uuid.uuid4().hex[:8]}", quiet=True)
+    prerequisites.ensure(made)
+    declaration = pipelines.article_pipeline(made)
+    declaration["pipeline"]["stages"].insert(
+        2,
+        {
+            "name": "Approve",
+            "actions": [
+                {
+                    "name": "Review",
+                    "actionTypeId": {
+                        "category": "Approval",
+                        "owner": "AWS",
+                        "provider": "Manual",
+                        "version": "1",
+                    },
+                    "configuration": {"CustomData": CUSTOM_DATA, "ExternalEntityLink": REVIEW_LINK},
+                }
+            ],
+        },
+    )
+    roles.ensure_pipeline_role(made, declaration)
+    made.client("codepipeline").create_pipeline(**declaration)
+    widgets.ApprovalPanel(made, stage="Approve").approve(timeout=60)
+    runs.watch(made, timeout=60)
+    yield made
+    _restore_environ()
+
+
+def test_the_pipeline_view_follows_a_run_to_succeeded(lab):
+    view = widgets.PipelineView()
+    assert view.snapshot is None and repr(view) == "PipelineView: no execution yet"
+    execution_id = runs.start(lab)
+    widgets.ApprovalPanel(lab, stage="Approve").approve("ship it", timeout=60)
+    final = runs.watch(lab, execution_id=execution_id, view=view, timeout=60)
+    assert view.snapshot is final and final.status == "Succeeded"
+    cards = [child.value for child in view.stages.children]
+    assert len(cards) == 7  # four stages, three hand-overs between them
+    stage_cards, handovers = cards[::2], cards[1::2]
+    assert all("Succeeded" in card for card in stage_cards)
+    assert ["SourceOutput" in h for h in handovers] == [True, False, False]
+    assert ["BuildOutput" in h for h in handovers] == [False, True, False]
+    assert "build log" in stage_cards[1] and "deployed page" in stage_cards[3]
+    assert f'href="{REVIEW_LINK}"' in stage_cards[2] and ">review<" in stage_cards[2]
+    assert final.page_urls[0] in stage_cards[3]
+    assert execution_id in view.headline.value and "Succeeded" in view.headline.value
+    text = repr(view)
+    assert "Source:Succeeded   Build:Succeeded   Approve:Succeeded   Deploy:Succeeded" in text
+    assert "Deploy/Deploy  CodeDeploy  Succeeded" in text
+    assert "lab-pipeline-view" in view.widget._dom_classes
+    bundle = view._repr_mimebundle_()
+    assert bundle["text/plain"] == text
+    assert "deployed page" in bundle["text/html"] and 'class="lab-pipeline-view"' in bundle["text/html"]
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == view.widget.model_id
+
+
+def test_the_approval_panel_shows_the_pending_approval_and_approves_headless(lab):
+    panel = widgets.ApprovalPanel(lab, stage="Approve")
+    assert panel.state.action == "Review" and not panel.state.waiting
+    assert panel.approve_button.disabled and panel.reject_button.disabled
+    execution_id = runs.start(lab)
+    waiting = _wait_until_waiting(panel)
+    assert waiting.execution_id == execution_id and waiting.token
+    assert not panel.approve_button.disabled
+    text = repr(panel)
+    assert f"token: {waiting.token}" in text and f"custom data: {CUSTOM_DATA}" in text
+    assert f"review: {REVIEW_LINK}" in text and "waiting for an answer" in text
+    assert REVIEW_LINK in panel.info.value and waiting.token in panel._repr_html_()
+    answered = panel.approve("Reviewed in the test")
+    assert answered.status == "Succeeded" and answered.summary == "Reviewed in the test"
+    assert panel.approve_button.disabled and "Approved" in panel.message.value
+    assert runs.wait(lab, execution_id, timeout=60)["status"] == "Succeeded"
+
+
+def test_the_reject_button_rejects_with_the_summary_typed_in(lab):
+    execution_id = runs.start(lab)
+    panel = widgets.ApprovalPanel(lab, stage="Approve", action="Review")
+    _wait_until_waiting(panel)
+    panel.summary.value = "The page is not ready"
+    panel.reject_button.click()
+    assert panel.state.status == "Failed" and panel.state.summary == "The page is not ready"
+    assert "Rejected" in panel.message.value
+    execution = runs.wait(lab, execution_id, timeout=60)
+    assert execution["status"] == "Failed"
+
+
+def test_a_click_with_nothing_waiting_explains_instead_of_raising(lab):
+    panel = widgets.ApprovalPanel(lab, stage="Approve")
+    assert not panel.state.waiting
+    panel.approve_button.click()
+    assert "no approval waits in Approve/Review" in panel.message.value
+    with pytest.raises(lh.LabError, match=r"runs\.start\(lab\)"):
+        panel.approve(timeout=0.2)
+
+
+def test_a_stage_without_an_approval_action_is_a_lab_error(lab):
+    with pytest.raises(lh.LabError, match="no manual approval action"):
+        widgets.ApprovalPanel(lab, stage="Build")
+    with pytest.raises(lh.LabError, match="no stage 'Nope'"):
+        widgets.ApprovalPanel(lab, stage="Nope")
+
+
+def _wait_until_waiting(panel, timeout: float = 60) -> runs.Approval:
+    """Refresh the panel until its approval waits for an answer (clients poll)."""
+    deadline = time.monotonic() + timeout
+    while not panel.refresh().waiting:
+        assert time.monotonic() < deadline, f"no approval waited within {timeout} s"
+        time.sleep(0.1)
+    return panel.state
