@@ -4,10 +4,11 @@
 missing) and gives plain data, a text form, an inline SVG for notebooks and a matplotlib drawing.
 """
 
+import re
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
-from html import escape
+from html import escape as _escape_html
 
 from labhelpers.validator import ActionInfo, actions_of, pipeline_of
 
@@ -31,6 +32,13 @@ INCHES_PER_UNIT = 1.0
 LONGEST_TITLE = 22
 INK, LINE_INK, MISSING_INK = "#2c3e50", "#555555", "#c0392b"
 FILL, MISSING_FILL = "#eef3f8", "#fdecea"
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def escape(text: str) -> str:
+    """Text for SVG/HTML: escaped, and without the control characters XML does not allow."""
+    return _escape_html(_NOT_XML.sub("\ufffd", text))
 
 
 def wiring(declaration) -> "Wiring":
