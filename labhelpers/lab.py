@@ -2,6 +2,7 @@
 
 import os
 import re
+import sysconfig
 from dataclasses import dataclass, field
 
 import boto3
@@ -214,7 +215,13 @@ def _connect_local(region, prefix, home) -> Lab:
     check_prefix(prefix, config.ACCOUNT, region)
     layout = config.Layout(config.home(home))
     running = process.start(layout)
-    _point_environ(config.client_env(running.url, layout, region), config.cleared_names(os.environ))
+    values = config.client_env(running.url, layout, region)
+    # `!aws` and `!labhelpers` in a kernel: this environment's scripts first, whatever PATH the kernel got.
+    scripts = sysconfig.get_path("scripts")
+    values["PATH"] = os.pathsep.join(
+        [scripts, *(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != scripts)]
+    )
+    _point_environ(values, config.cleared_names(os.environ))
     session = boto3.Session(
         aws_access_key_id=config.ACCESS_KEY, aws_secret_access_key=config.SECRET_KEY, region_name=region
     )

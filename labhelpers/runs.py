@@ -422,13 +422,16 @@ def watch(
     reader = _Reader(lab, pipeline)
     deadline = time.monotonic() + timeout
     execution_id = execution_id or reader.latest(deadline)
+    handle = None
     if view is None and has_widget_frontend():
-        view = _displayed_view()
+        view, handle = _displayed_view()
     backoff, shown, printed = _Backoff(lab), None, None
     while True:
         snap = reader.snapshot(execution_id)
         if view is not None:
             view.update(snap)
+            if handle is not None and snap.finished:
+                handle.update(view)  # the saved text/HTML fallback shows the end, not the start
         elif snap.line() != printed:
             printed = snap.line()
             print(printed)
@@ -450,8 +453,7 @@ def _displayed_view():
     from .widgets.pipeline_view import PipelineView
 
     view = PipelineView()
-    display(view)
-    return view
+    return view, display(view, display_id=True)
 
 
 def _ending(snap: Snapshot) -> str:

@@ -69,3 +69,16 @@ def test_aws_backend_without_credentials_explains(restore_environ, tmp_path):
     restore_environ.delenv("AWS_PROFILE")
     with pytest.raises(lh.LabError, match="aws configure"):
         lh.connect("aws")
+
+
+def test_connect_puts_this_environments_scripts_first_on_path(endpoint, restore_environ):
+    import sysconfig
+
+    restore_environ.setenv("PATH", "/usr/bin:/bin")
+    lh.connect(home=str(endpoint.layout.root), quiet=True)
+    assert __import__("os").environ["PATH"].split(":")[0] == sysconfig.get_path("scripts")
+    found = subprocess.run(["bash", "-c", "command -v aws labhelpers"], capture_output=True, text=True).stdout
+    assert found.split() == [
+        f"{sysconfig.get_path('scripts')}/aws",
+        f"{sysconfig.get_path('scripts')}/labhelpers",
+    ]
