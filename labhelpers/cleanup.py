@@ -65,8 +65,8 @@ class _Item:
         return detail if isinstance(detail, str) else ""
 
 
-def _pipeline(lab: Lab) -> _Item:
-    codepipeline, name = lab.client("codepipeline"), lab.names.pipeline
+def _pipeline(lab: Lab, name: str) -> _Item:
+    codepipeline = lab.client("codepipeline")
     return _Item(
         "CodePipeline pipeline",
         name,
@@ -139,8 +139,8 @@ def _application(lab: Lab) -> _Item:
     )
 
 
-def _build_project(lab: Lab) -> _Item:
-    codebuild, name = lab.client("codebuild"), lab.names.build_project
+def _build_project(lab: Lab, name: str) -> _Item:
+    codebuild = lab.client("codebuild")
     return _Item(
         "CodeBuild project",
         name,
@@ -231,8 +231,8 @@ def _bucket(lab: Lab) -> _Item:
     return _Item("S3 bucket (versioned)", name, find, delete)
 
 
-def _log_group(lab: Lab) -> _Item:
-    logs, name = lab.client("logs"), lab.names.build_log_group
+def _log_group(lab: Lab, project: str) -> _Item:
+    logs, name = lab.client("logs"), f"/aws/codebuild/{project}"
 
     def find():
         groups = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
@@ -246,16 +246,54 @@ def _log_group(lab: Lab) -> _Item:
     )
 
 
+def _branch_rule(lab: Lab) -> _Item:
+    events, name = lab.client("events"), lab.names.branch_rule
+
+    def delete(_):
+        targets = events.list_targets_by_rule(Rule=name)["Targets"]
+        if targets:
+            events.remove_targets(Rule=name, Ids=[target["Id"] for target in targets])
+        events.delete_rule(Name=name)
+        return f"{len(targets)} target(s) removed first"
+
+    return _Item("EventBridge rule", name, lambda: [events.describe_rule(Name=name)["Name"]], delete)
+
+
+def _connection(lab: Lab) -> _Item:
+    connections, name = lab.client("codeconnections"), lab.names.connection
+
+    def find():
+        found, token = [], {}
+        while True:  # botocore has no paginator for ListConnections
+            page = connections.list_connections(MaxResults=100, **token)
+            found += [c["ConnectionArn"] for c in page["Connections"] if c["ConnectionName"] == name]
+            if not page.get("NextToken"):
+                return found
+            token = {"NextToken": page["NextToken"]}
+
+    def delete(found):
+        for arn in found:
+            connections.delete_connection(ConnectionArn=arn)
+
+    return _Item("CodeConnections connection", name, find, delete)
+
+
 def _plan(lab: Lab) -> list[_Item]:
-    """Everything the lab makes, each after whatever depends on it."""
+    """Everything the lab makes (07's additions included), each after whatever depends on it."""
     names = lab.names
+    projects = (names.build_project, names.test_project, names.lint_project)
     return [
-        _pipeline(lab),
+        _pipeline(lab, names.connection_pipeline),
+        _role(lab, names.connection_pipeline_role),
+        _branch_rule(lab),
+        _role(lab, names.events_role),
+        _pipeline(lab, names.pipeline),
         _role(lab, names.pipeline_role),
+        _connection(lab),
         _deployment_group(lab),
         _application(lab),
         _role(lab, names.deploy_role),
-        _build_project(lab),
+        *(_build_project(lab, project) for project in projects),
         _role(lab, names.build_role),
         _instances(lab),
         _instance_profile(lab),
@@ -263,7 +301,7 @@ def _plan(lab: Lab) -> list[_Item]:
         _security_group(lab),
         _repository(lab),
         _bucket(lab),
-        _log_group(lab),
+        *(_log_group(lab, project) for project in projects),
     ]
 
 

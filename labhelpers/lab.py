@@ -89,6 +89,36 @@ class Names:
     def build_log_group(self):
         return f"/aws/codebuild/{self.build_project}"
 
+    # What 07_production_ready adds: parallel checks, a branch rule, a connection pipeline.
+    @property
+    def test_project(self):
+        return f"{self.prefix}-demo-test"
+
+    @property
+    def lint_project(self):
+        return f"{self.prefix}-demo-lint"
+
+    @property
+    def branch_rule(self):
+        """The EventBridge rule that starts the pipeline on pushes to main."""
+        return f"{self.prefix}-main-branch-push"
+
+    @property
+    def events_role(self):
+        return f"{self.prefix}-events-role"
+
+    @property
+    def connection(self):
+        return f"{self.prefix}-github"
+
+    @property
+    def connection_pipeline(self):
+        return f"{self.prefix}-connection-pipeline"
+
+    @property
+    def connection_pipeline_role(self):
+        return f"{self.prefix}-connection-pipeline-role"
+
 
 def check_prefix(prefix: str, account: str, region: str) -> str:
     """Return `prefix` if every lab name made from it is valid; else raise LabError saying how to fix it.

@@ -1,6 +1,7 @@
 """cleanup.run deletes everything the lab made (after a real run: artifacts, versions, build logs, the
 instance), verified with boto3; a second cleanup deletes nothing; a dry run only lists."""
 
+import json
 import uuid
 
 import pytest
@@ -10,22 +11,33 @@ import labhelpers as lh
 from labhelpers import cleanup, pipelines, prerequisites, roles, runs
 from labhelpers.lab import _restore_environ
 
-RESOURCES = [
-    ("CodePipeline pipeline", "pipeline"),
-    ("IAM role", "pipeline_role"),
-    ("CodeDeploy deployment group", "deployment_group"),
-    ("CodeDeploy application", "application"),
-    ("IAM role", "deploy_role"),
-    ("CodeBuild project", "build_project"),
-    ("IAM role", "build_role"),
-    ("EC2 instance (deploy target)", "deploy_target"),
-    ("IAM instance profile", "instance_profile"),
-    ("IAM role", "instance_role"),
-    ("EC2 security group", "security_group"),
-    ("CodeCommit repository", "repository"),
-    ("S3 bucket (versioned)", "bucket"),
-    ("CloudWatch Logs group", "build_log_group"),
+RESOURCES = [  # (resource, its name from lab.names), in the order cleanup deletes them
+    ("CodePipeline pipeline", lambda n: n.connection_pipeline),
+    ("IAM role", lambda n: n.connection_pipeline_role),
+    ("EventBridge rule", lambda n: n.branch_rule),
+    ("IAM role", lambda n: n.events_role),
+    ("CodePipeline pipeline", lambda n: n.pipeline),
+    ("IAM role", lambda n: n.pipeline_role),
+    ("CodeConnections connection", lambda n: n.connection),
+    ("CodeDeploy deployment group", lambda n: n.deployment_group),
+    ("CodeDeploy application", lambda n: n.application),
+    ("IAM role", lambda n: n.deploy_role),
+    ("CodeBuild project", lambda n: n.build_project),
+    ("CodeBuild project", lambda n: n.test_project),
+    ("CodeBuild project", lambda n: n.lint_project),
+    ("IAM role", lambda n: n.build_role),
+    ("EC2 instance (deploy target)", lambda n: n.deploy_target),
+    ("IAM instance profile", lambda n: n.instance_profile),
+    ("IAM role", lambda n: n.instance_role),
+    ("EC2 security group", lambda n: n.security_group),
+    ("CodeCommit repository", lambda n: n.repository),
+    ("S3 bucket (versioned)", lambda n: n.bucket),
+    ("CloudWatch Logs group", lambda n: n.build_log_group),
+    ("CloudWatch Logs group", lambda n: f"/aws/codebuild/{n.test_project}"),
+    ("CloudWatch Logs group", lambda n: f"/aws/codebuild/{n.lint_project}"),
 ]
+# What the fixture does not make (07's connection pipeline, the lint project, logs of unrun projects).
+NOT_MADE = {"connection_pipeline", "connection_pipeline_role", "lint_project"}
 
 
 @pytest.fixture
@@ -37,11 +49,32 @@ def lab(endpoint):
     roles.ensure_pipeline_role(made, declaration)
     made.client("codepipeline").create_pipeline(**declaration)
     assert runs.watch(made, timeout=60).status == "Succeeded"
+    make_07_extras(made)
     s3 = made.client("s3")
     key = s3.list_objects_v2(Bucket=made.names.bucket)["Contents"][0]["Key"]
     s3.delete_object(Bucket=made.names.bucket, Key=key)  # leaves a delete marker over the versions
     yield made
     _restore_environ()
+
+
+def make_07_extras(lab):
+    """Some of what 07_production_ready adds: a branch rule and its role, a connection, a test project."""
+    names = lab.names
+    iam = lab.client("iam")
+    iam.create_role(
+        RoleName=names.events_role,
+        AssumeRolePolicyDocument=json.dumps(roles.trust_policy("events.amazonaws.com")),
+    )
+    arn = lab.client("codepipeline").get_pipeline(name=names.pipeline)["metadata"]["pipelineArn"]
+    events = lab.client("events")
+    events.put_rule(Name=names.branch_rule, EventPattern=json.dumps({"source": ["aws.codecommit"]}))
+    events.put_targets(Rule=names.branch_rule, Targets=[{"Id": "pipeline", "Arn": arn}])
+    lab.client("codeconnections").create_connection(ProviderType="GitHub", ConnectionName=names.connection)
+    project = lab.client("codebuild").batch_get_projects(names=[names.build_project])["projects"][0]
+    lab.client("codebuild").create_project(
+        name=names.test_project,
+        **{key: project[key] for key in ("source", "artifacts", "environment", "serviceRole")},
+    )
 
 
 def what_is_left(lab) -> list[str]:
@@ -60,7 +93,26 @@ def what_is_left(lab) -> list[str]:
 
     client = lab.client
     check("pipeline", lambda: client("codepipeline").get_pipeline(name=names.pipeline))
-    for role in (names.pipeline_role, names.deploy_role, names.build_role, names.instance_role):
+    check("rule", lambda: client("events").describe_rule(Name=names.branch_rule))
+    check(
+        "connection",
+        lambda: [
+            c
+            for c in client("codeconnections").list_connections()["Connections"]
+            if c["ConnectionName"] == names.connection
+        ],
+    )
+    check(
+        "test project", lambda: client("codebuild").batch_get_projects(names=[names.test_project])["projects"]
+    )
+    roles_made = (
+        names.pipeline_role,
+        names.events_role,
+        names.deploy_role,
+        names.build_role,
+        names.instance_role,
+    )
+    for role in roles_made:
         check(role, lambda role=role: client("iam").get_role(RoleName=role))
     check("profile", lambda: client("iam").get_instance_profile(InstanceProfileName=names.instance_profile))
     check(
@@ -87,51 +139,30 @@ def what_is_left(lab) -> list[str]:
     return left
 
 
-def endpoint_deletes_codedeploy_metadata(lab) -> bool:
-    """Whether the endpoint answers DeleteApplication (AWS answers it even for an unknown application)."""
-    try:
-        lab.client("codedeploy").delete_application(applicationName=f"probe-{uuid.uuid4().hex[:8]}")
-    except ClientError as error:
-        return error.response["Error"]["Code"] != "NotImplemented"
-    return True
-
-
 def test_a_dry_run_lists_everything_and_deletes_nothing(lab):
     report = cleanup.run(lab, dry_run=True)
     assert list(report.columns) == cleanup.COLUMNS
-    expected = [(resource, getattr(lab.names, attribute)) for resource, attribute in RESOURCES]
+    expected = [(resource, name(lab.names)) for resource, name in RESOURCES]
     assert list(zip(report.resource, report.name, strict=True)) == expected
-    assert set(report.status) == {"would delete"}
+    absent = {getattr(lab.names, attribute) for attribute in NOT_MADE}
+    absent |= {f"/aws/codebuild/{lab.names.test_project}", f"/aws/codebuild/{lab.names.lint_project}"}
+    assert set(report.name[report.status == "absent"]) == absent
+    assert set(report.status[~report.name.isin(absent)]) == {"would delete"}
     assert report.detail[
         report.resource == "EC2 instance (deploy target)"
     ].item() == prerequisites.find_target(lab)
     assert what_is_left(lab) == [
-        "pipeline",
-        *[lab.names.pipeline_role, lab.names.deploy_role, lab.names.build_role, lab.names.instance_role],
-        "profile",
-        "group",
-        "application",
-        "project",
-        "instance",
-        "security group",
-        "repository",
-        "bucket",
+        "pipeline", "rule", "connection", "test project",
+        *[lab.names.pipeline_role, lab.names.events_role, lab.names.deploy_role, lab.names.build_role,
+          lab.names.instance_role],
+        "profile", "group", "application", "project", "instance", "security group", "repository", "bucket",
         "log group",
-    ]
+    ]  # fmt: skip
 
 
 def test_cleanup_leaves_nothing_and_a_second_cleanup_is_a_no_op(lab, capsys):
-    supported = endpoint_deletes_codedeploy_metadata(lab)
-    try:
-        report = cleanup.run(lab)
-    except lh.LabError as error:
-        assert not supported, error
-        assert "NotImplemented" in str(error) and "cleanup.run(lab) again" in str(error)
-        assert what_is_left(lab) == ["group", "application"]
-        pytest.xfail(
-            "the local endpoint does not implement CodeDeploy DeleteDeploymentGroup/DeleteApplication"
-        )
-    assert set(report.status) == {"deleted"}
+    report = cleanup.run(lab)
+    assert set(report.status) == {"deleted", "absent"}
     assert "0 object versions" not in report.detail[report.resource == "S3 bucket (versioned)"].item()
     assert "1 delete markers" in report.detail[report.resource == "S3 bucket (versioned)"].item()
     assert "detached AWSCodeDeployRole" in report.detail[report.name == lab.names.deploy_role].item()
