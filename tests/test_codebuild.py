@@ -657,3 +657,33 @@ def test_listings_page_with_next_tokens(service, unique):
     with pytest.raises(AwsError) as caught:
         service.list_builds({"nextToken": "not-a-token"})
     assert caught.value.code == "InvalidInputException"
+
+
+def test_update_project_replaces_the_given_settings_and_keeps_the_rest(endpoint, unique):
+    codebuild = endpoint.client("codebuild")
+    role = endpoint.client("iam").create_role(RoleName=f"upd-{unique}", AssumeRolePolicyDocument="{}")[
+        "Role"
+    ]["Arn"]
+    environment = {
+        "type": "LINUX_CONTAINER",
+        "image": "aws/codebuild/standard:7.0",
+        "computeType": "BUILD_GENERAL1_SMALL",
+    }
+    codebuild.create_project(
+        name=f"upd-{unique}",
+        source={"type": "NO_SOURCE", "buildspec": "version: 0.2"},
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment=environment,
+        serviceRole=role,
+    )
+    spec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo updated\n"
+    updated = codebuild.update_project(
+        name=f"upd-{unique}", source={"type": "NO_SOURCE", "buildspec": spec}, timeoutInMinutes=15
+    )["project"]
+    assert updated["source"]["buildspec"] == spec and updated["timeoutInMinutes"] == 15
+    found = codebuild.batch_get_projects(names=[f"upd-{unique}"])["projects"][0]
+    assert (
+        found["source"]["buildspec"] == spec and found["environment"]["image"] == "aws/codebuild/standard:7.0"
+    )
+    with pytest.raises(codebuild.exceptions.ResourceNotFoundException):
+        codebuild.update_project(name=f"missing-{unique}", timeoutInMinutes=15)

@@ -44,6 +44,7 @@ log = logging.getLogger("labhelpers.endpoint")
 
 OPERATIONS = {
     "CreateProject",
+    "UpdateProject",
     "StartBuild",
     "RetryBuild",
     "BatchGetBuilds",
@@ -210,6 +211,22 @@ class CodeBuildService(JsonService):
             answer = copy.deepcopy(answer)
         self._on_write("codebuild")
         return {"project": answer}
+
+    def update_project(self, params):
+        """UpdateProject (moto lacks it): the given settings replace the project's; the rest stay."""
+        region = request_region()
+        name = _required(params, "name")
+        self._project(name, region)  # ResourceNotFoundException for an unknown project
+        changes = {key: copy.deepcopy(value) for key, value in params.items() if key in _UPDATABLE}
+        _check_variables((changes.get("environment") or {}).get("environmentVariables") or [])
+        with LOCK:
+            project = self._moto_backend(region).codebuild_projects[name]
+            project.project_metadata.update(changes, lastModifiedDate=now())
+            if "serviceRole" in changes:
+                project.service_role = changes["serviceRole"]
+            answer = copy.deepcopy(project.project_metadata)
+        self._on_write("codebuild")
+        return {"project": {key: value for key, value in answer.items() if value is not None}}
 
     # -- builds by hand ------------------------------------------------------------------------------
 
@@ -846,6 +863,27 @@ def _batches(events: list[dict]) -> list[list[dict]]:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
+
+_UPDATABLE = {
+    "description",
+    "source",
+    "secondarySources",
+    "sourceVersion",
+    "secondarySourceVersions",
+    "artifacts",
+    "secondaryArtifacts",
+    "cache",
+    "environment",
+    "serviceRole",
+    "timeoutInMinutes",
+    "queuedTimeoutInMinutes",
+    "tags",
+    "vpcConfig",
+    "logsConfig",
+    "badgeEnabled",
+    "concurrentBuildLimit",
+}
 
 
 def _with_location(settings: dict, locationless: set[str]) -> dict:
