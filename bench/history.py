@@ -21,6 +21,7 @@ import boto3
 from labhelpers import history
 from labhelpers.lab import Lab
 from labhelpers.local import config, process
+from labhelpers.roles import trust_policy
 
 PIPELINE, BUCKET, REPOSITORY, ROLE = (
     "bench-history",
@@ -29,16 +30,7 @@ PIPELINE, BUCKET, REPOSITORY, ROLE = (
     "bench-role",
 )
 ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "codepipeline.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+TRUST = trust_policy()
 
 
 def declaration() -> dict:

@@ -16,20 +16,12 @@ import labhelpers as lh
 from labhelpers import pipelines, prerequisites
 from labhelpers.lab import _restore_environ
 from labhelpers.local import config, process
+from labhelpers.roles import trust_policy
 
 BUILD_PHASES = {"INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD"}
 HOOK_EVENTS = {"ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService"}
 ADMIN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "codepipeline.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+TRUST = trust_policy()
 
 
 def seconds(start, end) -> float:

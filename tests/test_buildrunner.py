@@ -487,8 +487,10 @@ def test_invalid_buildspec_reports_reason_and_line(build):
     result = build.run("version: 0.2\nphases:\n  build:\n    commands:\n      - echo Result: done\n")
     context = phase(result, "DOWNLOAD_SOURCE")["contexts"][0]
     assert context["statusCode"] == "YAML_FILE_ERROR"
-    assert context["message"].endswith("line 5: phases.build.commands must be a list of strings; item 1 is a "
-                                       "mapping (put quotes around a command that contains ': ')")
+    assert context["message"].endswith(
+        "line 5: phases.build.commands must be a list of strings; item 1 is a "
+        "mapping (put quotes around a command that contains ': ')"
+    )
 
 
 def test_buildspec_path_inline_text_and_parsed_object(build):

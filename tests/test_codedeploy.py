@@ -23,23 +23,13 @@ from labhelpers.local.codedeploy import CodeDeployService
 from labhelpers.local.context import EndpointContext
 from labhelpers.local.deployrunner import IN_PLACE_EVENTS
 from labhelpers.local.instance import namespace_problem
+from labhelpers.roles import trust_policy
 
 DEMO_APP = Path(labhelpers.__file__).parent / "demo_app"
 DEMO_TITLE = "awscicd demo app — v2"
 ENDED = ("Succeeded", "Failed", "Stopped")
 Y2K = datetime(2000, 1, 1, tzinfo=UTC)
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "codedeploy.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
+TRUST = json.dumps(trust_policy("codedeploy.amazonaws.com"))
 pytestmark = pytest.mark.skipif(
     namespace_problem() is not None,
     reason=f"the demo app's hooks use absolute paths, which need Linux namespaces: {namespace_problem()}",

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from labhelpers.local import config, process
 from labhelpers.pipelines import article_pipeline
+from labhelpers.roles import trust_policy
 
 TARGET = "CodePipeline_20150709"
 OPERATIONS = (
@@ -36,16 +37,7 @@ _MODEL = botocore.session.get_session().get_service_model("codepipeline")
 MEMBERS = {
     operation: sorted(_MODEL.operation_model(operation).input_shape.members) for operation in OPERATIONS
 }
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "codepipeline.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+TRUST = trust_policy()
 # Longer than any string member of the article's declaration may be (the longest limit is roleArn's 1024).
 HUGE = st.integers(min_value=1025, max_value=200_000).map(lambda size: "x" * size)
 FUZZ = settings(

@@ -13,19 +13,9 @@ from conftest import start_endpoint
 
 from labhelpers.errors import EndpointError
 from labhelpers.local import config, process
+from labhelpers.roles import trust_policy
 
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "codepipeline.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
+TRUST = json.dumps(trust_policy())
 
 
 def cli(*args, home: Path, env=None, check=True):

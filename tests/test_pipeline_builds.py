@@ -5,9 +5,10 @@ import json
 import zipfile
 
 import pytest
-from pipeline_kit import TRUST, Kit
+from pipeline_kit import Kit
 
 from labhelpers.local import config
+from labhelpers.roles import trust_policy
 
 
 @pytest.fixture
@@ -16,7 +17,8 @@ def kit(endpoint, unique):
     made.setup({"buildspec.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo built\n"})
     iam = endpoint.client("iam")
     iam.create_role(
-        RoleName=f"build-role-{unique}", AssumeRolePolicyDocument=TRUST.replace("codepipeline", "codebuild")
+        RoleName=f"build-role-{unique}",
+        AssumeRolePolicyDocument=json.dumps(trust_policy("codebuild.amazonaws.com")),
     )
     return made
 

@@ -10,14 +10,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from dulwich.object_store import peel_sha
 
 from ..repostore import BRANCH_PREFIX
 from .actions import ActionContext, ActionFailed, Outcome
 from .records import Execution
-from .sources import tree_zip
+from .sources import commit_outcome, require_code_zip, tree_zip
 
 # Pushed revisions waiting for their source action; runs superseded before it leave theirs behind.
 PENDING_KEPT = 10_000
@@ -56,10 +55,6 @@ class PushedRevisions:
             return self._pending.pop((execution_id, action), None)
 
 
-def _iso(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _usable_connection(connections, arn: str) -> dict:
     connection = connections.find(arn)
     if connection is None:
@@ -91,11 +86,7 @@ def codestar_source_connection(ctx: ActionContext) -> Outcome:
     configuration = ctx.configuration
     arn, full_id, branch = (configuration[k] for k in ("ConnectionArn", "FullRepositoryId", "BranchName"))
     connection = _usable_connection(ctx.services["connections"], arn)
-    if configuration.get("OutputArtifactFormat", "CODE_ZIP") != "CODE_ZIP":
-        raise ActionFailed(
-            "The local lab endpoint produces CODE_ZIP source artifacts only; remove "
-            "OutputArtifactFormat CODEBUILD_CLONE_REF or use LAB_BACKEND=aws."
-        )
+    require_code_zip(configuration)
     repos, name = ctx.services["repos"], local_repository(full_id)
     if not repos.exists(name):
         raise ActionFailed(
@@ -109,27 +100,7 @@ def codestar_source_connection(ctx: ActionContext) -> Outcome:
     with repos.open(name) as repo:
         commit = _commit(repo, revision, branch, f"{full_id} (local repository {name})")
         data = tree_zip(repo, commit.tree, commit.commit_time)
-    sha = commit.id.decode()
     message = commit.message.decode("utf-8", "replace").strip()
-    (output,) = ctx.output_names
-    return Outcome(
-        summary=message,
-        external_id=sha,
-        output_artifacts={output: ctx.write_output(output, data)},
-        output_variables={
-            "AuthorDate": _iso(commit.author_time),
-            "BranchName": branch,
-            "CommitId": sha,
-            "CommitMessage": message,
-            "ConnectionArn": arn,
-            "FullRepositoryName": full_id,
-        },
-        revision={
-            "revisionId": sha,
-            "revisionSummary": json.dumps(
-                {"ProviderType": connection["ProviderType"], "CommitMessage": message}
-            ),
-            "created": float(commit.commit_time),
-            "revisionChangeIdentifier": sha,
-        },
-    )
+    summary = json.dumps({"ProviderType": connection["ProviderType"], "CommitMessage": message})
+    variables = {"ConnectionArn": arn, "FullRepositoryName": full_id}
+    return commit_outcome(ctx, commit, data, branch=branch, variables=variables, revision_summary=summary)

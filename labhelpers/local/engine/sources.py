@@ -37,11 +37,7 @@ def _walk(repo, tree_id: bytes, prefix: str):
 def codecommit(ctx: ActionContext) -> Outcome:
     repos = ctx.services["repos"]
     name, branch = ctx.configuration["RepositoryName"], ctx.configuration["BranchName"]
-    if ctx.configuration.get("OutputArtifactFormat", "CODE_ZIP") != "CODE_ZIP":
-        raise ActionFailed(
-            "The local lab endpoint produces CODE_ZIP source artifacts only; remove "
-            "OutputArtifactFormat CODEBUILD_CLONE_REF or use LAB_BACKEND=aws."
-        )
+    require_code_zip(ctx.configuration)
     if not repos.exists(name):
         raise ActionFailed(
             f"The repository {name} does not exist. Create it (CodeCommit CreateRepository) "
@@ -59,7 +55,29 @@ def codecommit(ctx: ActionContext) -> Outcome:
             ) from None
         commit = repo[commit_id]
         data = tree_zip(repo, commit.tree, commit.commit_time)
-    sha = commit_id.decode()
+    variables = {"RepositoryName": name, "CommitterDate": _iso(commit.commit_time)}
+    return commit_outcome(ctx, commit, data, branch=branch, variables=variables)
+
+
+def require_code_zip(configuration: dict):
+    if configuration.get("OutputArtifactFormat", "CODE_ZIP") != "CODE_ZIP":
+        raise ActionFailed(
+            "The local lab endpoint produces CODE_ZIP source artifacts only; remove "
+            "OutputArtifactFormat CODEBUILD_CLONE_REF or use LAB_BACKEND=aws."
+        )
+
+
+def commit_outcome(
+    ctx: ActionContext,
+    commit,
+    data: bytes,
+    *,
+    branch: str,
+    variables: dict,
+    revision_summary: str | None = None,
+) -> Outcome:
+    """A git source's result: the commit's zip as the output artifact, its variables and revision."""
+    sha = commit.id.decode()
     message = commit.message.decode("utf-8", "replace").strip()
     (output,) = ctx.output_names
     return Outcome(
@@ -69,14 +87,13 @@ def codecommit(ctx: ActionContext) -> Outcome:
         output_variables={
             "CommitId": sha,
             "CommitMessage": message,
-            "RepositoryName": name,
             "BranchName": branch,
             "AuthorDate": _iso(commit.author_time),
-            "CommitterDate": _iso(commit.commit_time),
+            **variables,
         },
         revision={
             "revisionId": sha,
-            "revisionSummary": message,
+            "revisionSummary": revision_summary or message,
             "created": float(commit.commit_time),
             "revisionChangeIdentifier": sha,
         },
