@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# JupyterLab refuses to run as root unless told to (containers and CI machines often are root).
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test lint bench clean
 
@@ -22,7 +24,7 @@ lab: $(VENV)/.lab-installed
 	$(BIN)/labhelpers local start
 	@echo "Opening JupyterLab on notebooks/ — start with 00_start_here.ipynb. Ctrl-C stops JupyterLab;"
 	@echo "the local endpoint keeps running (labhelpers local stop ends it)."
-	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks
+	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks $(ALLOW_ROOT)
 
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
