@@ -108,11 +108,12 @@ def test_the_article_transcript_runs_verbatim(endpoint, lab, tmp_path):
     assert "awscicd demo app — v2" in page
 
 
-def test_artifacts_flow_through_the_bucket_and_the_build_reads_back(endpoint, lab):
+def test_artifacts_flow_through_the_bucket_and_the_build_reads_back(endpoint, lab, tmp_path):
     make_role(lab)
     pipeline = pipelines.article_pipeline(lab)
     pipeline["pipeline"]["stages"] = pipeline["pipeline"]["stages"][:2]  # Source -> Build
-    lab.client("codepipeline").create_pipeline(**pipeline)
+    path = pipelines.save(pipeline, tmp_path / "two-stages.json")
+    endpoint.aws("codepipeline", "create-pipeline", "--cli-input-json", f"file://{path}")
     assert (
         poll_states(endpoint, lab.names.pipeline, "Build:Succeeded")[-1] == "Source:Succeeded Build:Succeeded"
     )

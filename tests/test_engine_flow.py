@@ -276,3 +276,30 @@ def test_the_managed_full_access_policy_is_enough(kit):
     first = kit.create(approval_stage())
     kit.answer("Approve", kit.approval_token("Approve", first))
     assert kit.wait_status(first, "Succeeded") == "Succeeded"
+
+
+def test_retry_refuses_a_stage_that_did_not_fail_or_failed_again_later(kit):
+    first = kit.create(approval_stage())
+    kit.answer("Approve", kit.approval_token("Approve", first), status="Rejected")
+    assert kit.wait_status(first, "Failed") == "Failed"
+    with pytest.raises(ClientError) as not_failed:
+        kit.codepipeline.retry_stage_execution(
+            pipelineName=kit.pipeline,
+            stageName="Source",
+            pipelineExecutionId=first,
+            retryMode="FAILED_ACTIONS",
+        )
+    assert not_failed.value.response["Error"]["Code"] == "StageNotRetryableException"
+    second = kit.start()
+    kit.answer("Approve", kit.approval_token("Approve", second), status="Rejected")
+    assert kit.wait_status(second, "Failed") == "Failed"
+    with pytest.raises(ClientError) as outdated:
+        kit.codepipeline.retry_stage_execution(
+            pipelineName=kit.pipeline, stageName="Approve", pipelineExecutionId=first, retryMode="ALL_ACTIONS"
+        )
+    assert outdated.value.response["Error"]["Code"] == "NotLatestPipelineExecutionException"
+    kit.codepipeline.retry_stage_execution(
+        pipelineName=kit.pipeline, stageName="Approve", pipelineExecutionId=second, retryMode="ALL_ACTIONS"
+    )
+    kit.answer("Approve", kit.approval_token("Approve", second))
+    assert kit.wait_status(second, "Succeeded") == "Succeeded"
