@@ -2,39 +2,37 @@
 read from and written to the git repositories with dulwich."""
 
 import base64
-import binascii
 import re
 import stat
 import time
 from collections.abc import Callable
 
-from dulwich.diff_tree import tree_changes
-from dulwich.errors import NotTreeError
-from dulwich.object_store import commit_tree_changes
-from dulwich.objects import (
-    S_ISGITLINK,
-    Blob,
-    Commit,
-    SubmoduleEncountered,
-    Tag,
-    Tree,
-    TreeEntry,
-    format_timezone,
-)
-from dulwich.refs import check_ref_format
+from dulwich.objects import S_ISGITLINK, Blob, Commit, Tag, Tree, TreeEntry, format_timezone
 
 from .awsjson import AwsError
+from .codecommit_params import (
+    FULL_ID,
+    blob_content,
+    branch_name,
+    check_description,
+    checked_tags,
+    commit_identity,
+    file_mode,
+    file_path,
+    object_id,
+    offset_page,
+    optional_string,
+    repo_path,
+    required,
+)
 from .dispatch import JsonService
+from .gittree import FILE_MODES, TreeEdit, changed_entries, mode_name, tree_entry
 from .repostore import BRANCH_PREFIX, RepoStore, check_name
 
 MAX_FILE_BYTES = 6 * 1024 * 1024
 MAX_FILE_ENTRIES = 100
 MAX_BATCH_NAMES = 100
-MAX_TAGS = 50
 DIFFERENCES_PAGE = 100
-DEFAULT_AUTHOR = "local-lab-user"
-FILE_MODES = {"NORMAL": 0o100644, "EXECUTABLE": 0o100755, "SYMLINK": 0o120000}
-_FULL_ID = re.compile(r"[0-9a-fA-F]{40}")
 
 
 class CodeCommitService(JsonService):
@@ -50,10 +48,10 @@ class CodeCommitService(JsonService):
 
     def create_repository(self, params):
         name = check_name(params.get("repositoryName"))
-        description = _optional_string(params, "repositoryDescription")
-        _check_description(description)
-        tags = _tags(params.get("tags") or {})
-        metadata = self.store.create(name, description, tags, _optional_string(params, "kmsKeyId"))
+        description = optional_string(params, "repositoryDescription")
+        check_description(description)
+        tags = checked_tags(params.get("tags") or {})
+        metadata = self.store.create(name, description, tags, optional_string(params, "kmsKeyId"))
         return {"repositoryMetadata": self._metadata(metadata)}
 
     def get_repository(self, params):
@@ -73,7 +71,7 @@ class CodeCommitService(JsonService):
             raise AwsError("InvalidOrderException", f"order must be ascending or descending, not {order!r}.")
         found = sorted(self.store.all(), key=lambda m: m[sort_by], reverse=order == "descending")
         pairs = [{"repositoryName": m["repositoryName"], "repositoryId": m["repositoryId"]} for m in found]
-        page, token = _page(pairs, params.get("nextToken"), self.page_size)
+        page, token = offset_page(pairs, params.get("nextToken"), self.page_size)
         return {"repositories": page, **({"nextToken": token} if token else {})}
 
     def batch_get_repositories(self, params):
@@ -107,13 +105,13 @@ class CodeCommitService(JsonService):
 
     def update_repository_description(self, params):
         name = check_name(params.get("repositoryName"))
-        description = _optional_string(params, "repositoryDescription")
-        _check_description(description)
+        description = optional_string(params, "repositoryDescription")
+        check_description(description)
         self.store.update(name, repositoryDescription=description)
 
     def update_default_branch(self, params):
         name = check_name(params.get("repositoryName"))
-        branch = _branch_name(params, "defaultBranchName")
+        branch = branch_name(params, "defaultBranchName")
         with self.store.lock(name), self.store.open(name) as repo:
             _branch_tip(repo, branch)
             self.store.set_default_branch(name, branch)
@@ -132,9 +130,9 @@ class CodeCommitService(JsonService):
         name = self._arn_name(params)
         if not params.get("tags"):
             raise AwsError("TagsMapRequiredException", "A map of tags is required.")
-        added = _tags(params["tags"])
+        added = checked_tags(params["tags"])
         with self.store.lock(name):
-            self.store.update(name, tags=_tags({**self.store.get(name)["tags"], **added}))
+            self.store.update(name, tags=checked_tags({**self.store.get(name)["tags"], **added}))
 
     def untag_resource(self, params):
         name = self._arn_name(params)
@@ -148,7 +146,7 @@ class CodeCommitService(JsonService):
             self.store.update(name, tags={k: v for k, v in tags.items() if k not in keys})
 
     def _arn_name(self, params) -> str:
-        arn = _optional_string(params, "resourceArn")
+        arn = optional_string(params, "resourceArn")
         if not arn:
             raise AwsError("ResourceArnRequiredException", "A resource ARN is required.")
         prefix = f"arn:aws:codecommit:{self.store.region}:{self.store.account}:"
@@ -164,21 +162,21 @@ class CodeCommitService(JsonService):
 
     def get_branch(self, params):
         name = check_name(params.get("repositoryName"))
-        branch = _branch_name(params)
+        branch = branch_name(params)
         with self.store.open(name) as repo:
             return {"branch": {"branchName": branch, "commitId": _branch_tip(repo, branch).decode()}}
 
     def list_branches(self, params):
         with self.store.open(check_name(params.get("repositoryName"))) as repo:
             names = sorted(_branches(repo))
-        page, token = _page(names, params.get("nextToken"), self.page_size)
+        page, token = offset_page(names, params.get("nextToken"), self.page_size)
         return {"branches": page, **({"nextToken": token} if token else {})}
 
     def create_branch(self, params):
         name = check_name(params.get("repositoryName"))
-        branch = _branch_name(params)
-        commit_id = _object_id(
-            _required(params, "commitId", "CommitIdRequiredException"), "InvalidCommitIdException"
+        branch = branch_name(params)
+        commit_id = object_id(
+            required(params, "commitId", "CommitIdRequiredException"), "InvalidCommitIdException"
         )
         with self.store.open(name) as repo:
             if _commit(repo, commit_id) is None:
@@ -190,7 +188,7 @@ class CodeCommitService(JsonService):
 
     def delete_branch(self, params):
         name = check_name(params.get("repositoryName"))
-        branch = _branch_name(params)
+        branch = branch_name(params)
         with self.store.lock(name):
             if branch == self.store.get(name).get("defaultBranch"):
                 raise AwsError(
@@ -211,8 +209,8 @@ class CodeCommitService(JsonService):
 
     def get_commit(self, params):
         name = check_name(params.get("repositoryName"))
-        commit_id = _object_id(
-            _required(params, "commitId", "CommitIdRequiredException"), "InvalidCommitIdException"
+        commit_id = object_id(
+            required(params, "commitId", "CommitIdRequiredException"), "InvalidCommitIdException"
         )
         with self.store.open(name) as repo:
             commit = _commit(repo, commit_id)
@@ -224,10 +222,10 @@ class CodeCommitService(JsonService):
 
     def get_file(self, params):
         name = check_name(params.get("repositoryName"))
-        path = _file_path(params.get("filePath"))
+        path = file_path(params.get("filePath"))
         with self.store.open(name) as repo:
             commit = self._specified_commit(repo, name, params.get("commitSpecifier"))
-            entry = _entry(repo, commit.tree, path)
+            entry = tree_entry(repo, commit.tree, path)
             if entry is None or stat.S_ISDIR(entry[0]) or S_ISGITLINK(entry[0]):
                 raise AwsError(
                     "FileDoesNotExistException", f"{path} does not exist in commit {commit.id.decode()}."
@@ -241,17 +239,17 @@ class CodeCommitService(JsonService):
             "commitId": commit.id.decode(),
             "blobId": entry[1].decode(),
             "filePath": path,
-            "fileMode": _mode_name(entry[0]),
+            "fileMode": mode_name(entry[0]),
             "fileSize": len(content),
             "fileContent": _b64(content),
         }
 
     def get_folder(self, params):
         name = check_name(params.get("repositoryName"))
-        folder = _path(params.get("folderPath"))
+        folder = repo_path(params.get("folderPath"))
         with self.store.open(name) as repo:
             commit = self._specified_commit(repo, name, params.get("commitSpecifier"))
-            entry = _entry(repo, commit.tree, folder)
+            entry = tree_entry(repo, commit.tree, folder)
             if entry is None or not stat.S_ISDIR(entry[0]):
                 raise AwsError(
                     "FolderDoesNotExistException", f"/{folder} does not exist in commit {commit.id.decode()}."
@@ -267,12 +265,12 @@ class CodeCommitService(JsonService):
                 found["subModules"].append({"commitId": item.sha.decode(), **where})
             else:
                 kind = "symbolicLinks" if stat.S_ISLNK(item.mode) else "files"
-                found[kind].append({"blobId": item.sha.decode(), **where, "fileMode": _mode_name(item.mode)})
+                found[kind].append({"blobId": item.sha.decode(), **where, "fileMode": mode_name(item.mode)})
         return {"commitId": commit.id.decode(), "folderPath": folder, "treeId": entry[1].decode(), **found}
 
     def get_blob(self, params):
         name = check_name(params.get("repositoryName"))
-        blob_id = _object_id(_required(params, "blobId", "BlobIdRequiredException"), "InvalidBlobIdException")
+        blob_id = object_id(required(params, "blobId", "BlobIdRequiredException"), "InvalidBlobIdException")
         with self.store.open(name) as repo:
             if blob_id not in repo.object_store:
                 raise AwsError(
@@ -287,19 +285,21 @@ class CodeCommitService(JsonService):
 
     def get_differences(self, params):
         name = check_name(params.get("repositoryName"))
-        after_spec = _required(params, "afterCommitSpecifier", "CommitRequiredException")
+        after_spec = required(params, "afterCommitSpecifier", "CommitRequiredException")
         limit = params.get("MaxResults", DIFFERENCES_PAGE)
         if not isinstance(limit, int) or limit < 1:
             raise AwsError("InvalidMaxResultsException", "MaxResults must be a positive integer.")
-        before_path = _path(params.get("beforePath") or params.get("afterPath") or "/")
-        after_path = _path(params.get("afterPath") or params.get("beforePath") or "/")
+        before_path = repo_path(params.get("beforePath") or params.get("afterPath") or "/")
+        after_path = repo_path(params.get("afterPath") or params.get("beforePath") or "/")
         with self.store.open(name) as repo:
             after = self._specified_commit(repo, name, after_spec)
             before_spec = params.get("beforeCommitSpecifier")
             before = self._specified_commit(repo, name, before_spec) if before_spec else None
-            changes = _changes(repo, before.tree if before else None, after.tree, before_path, after_path)
+            changes = changed_entries(
+                repo, before.tree if before else None, after.tree, before_path, after_path
+            )
         differences = [_difference(old, new) for old, new in changes]
-        page, token = _page(differences, params.get("NextToken"), limit)
+        page, token = offset_page(differences, params.get("NextToken"), limit)
         return {"differences": page, **({"NextToken": token} if token else {})}
 
     def _specified_commit(self, repo, name: str, specifier: str | None) -> Commit:
@@ -311,7 +311,7 @@ class CodeCommitService(JsonService):
         if specifier == "HEAD" or specifier.startswith("refs/"):
             candidates.insert(0, specifier)
         shas = [_ref(repo, ref) for ref in candidates]
-        if _FULL_ID.fullmatch(specifier):
+        if FULL_ID.fullmatch(specifier):
             shas.insert(0, specifier.lower().encode())
         for sha in filter(None, shas):
             commit = _commit(repo, sha)
@@ -323,19 +323,19 @@ class CodeCommitService(JsonService):
 
     def put_file(self, params):
         name = check_name(params.get("repositoryName"))
-        branch = _branch_name(params)
-        path = _file_path(params.get("filePath"))
-        content = _blob(params.get("fileContent"), "fileContent")
+        branch = branch_name(params)
+        path = file_path(params.get("filePath"))
+        content = blob_content(params.get("fileContent"), "fileContent")
         if not content:
             raise AwsError(
                 "FileContentRequiredException", "The file is empty: PutFile cannot add empty files."
             )
-        identity = _identity(params.get("name"), params.get("email"))
+        identity = commit_identity(params.get("name"), params.get("email"))
         with self.store.lock(name), self.store.open(name) as repo:
-            parent = self._parent(repo, name, branch, _optional_string(params, "parentCommitId"))
-            edit = _TreeEdit(repo, parent.tree if parent else None)
+            parent = self._parent(repo, name, branch, optional_string(params, "parentCommitId"))
+            edit = TreeEdit(repo, parent.tree if parent else None)
             existing = edit.existing(path)
-            mode = _file_mode(params.get("fileMode")) or (existing[0] if existing else FILE_MODES["NORMAL"])
+            mode = file_mode(params.get("fileMode")) or (existing[0] if existing else FILE_MODES["NORMAL"])
             if existing == (mode, Blob.from_string(content).id):
                 raise AwsError(
                     "SameFileContentException", f"{path} already has this content and mode on {branch}."
@@ -348,7 +348,7 @@ class CodeCommitService(JsonService):
 
     def create_commit(self, params):
         name = check_name(params.get("repositoryName"))
-        branch = _branch_name(params)
+        branch = branch_name(params)
         puts, deletes, modes = (params.get(key) or [] for key in ("putFiles", "deleteFiles", "setFileModes"))
         if not (puts or deletes or modes):
             raise AwsError(
@@ -359,17 +359,17 @@ class CodeCommitService(JsonService):
                 "MaximumFileEntriesExceededException",
                 f"At most {MAX_FILE_ENTRIES} file changes fit in one commit.",
             )
-        identity = _identity(params.get("authorName"), params.get("email"))
+        identity = commit_identity(params.get("authorName"), params.get("email"))
         with self.store.lock(name), self.store.open(name) as repo:
-            parent = self._parent(repo, name, branch, _optional_string(params, "parentCommitId"))
-            edit = _TreeEdit(repo, parent.tree if parent else None)
+            parent = self._parent(repo, name, branch, optional_string(params, "parentCommitId"))
+            edit = TreeEdit(repo, parent.tree if parent else None)
             for entry in deletes:
-                edit.delete(_file_path(entry.get("filePath")))
+                edit.delete(file_path(entry.get("filePath")))
             for entry in modes:
-                mode = _file_mode(entry.get("fileMode"))
+                mode = file_mode(entry.get("fileMode"))
                 if mode is None:
                     raise AwsError("FileModeRequiredException", "Each setFileModes entry needs a fileMode.")
-                edit.set_mode(_file_path(entry.get("filePath")), mode)
+                edit.set_mode(file_path(entry.get("filePath")), mode)
             for entry in puts:
                 _put_entry(edit, entry)
             tree_id = edit.write_tree(bool(params.get("keepEmptyFolders")))
@@ -391,7 +391,7 @@ class CodeCommitService(JsonService):
                     f"Give parentCommitId: the commit at the tip of {branch} (GetBranch tells it).",
                 )
             return None
-        sha = _object_id(parent_id, "InvalidParentCommitIdException")
+        sha = object_id(parent_id, "InvalidParentCommitIdException")
         parent = _commit(repo, sha)
         if parent is None:
             raise AwsError(
@@ -423,105 +423,9 @@ class CodeCommitService(JsonService):
         return commit.id.decode()
 
 
-class _TreeEdit:
-    """Changes to one commit's tree, checked the way CodeCommit checks PutFile and CreateCommit."""
-
-    def __init__(self, repo, tree_id: bytes | None):
-        self.repo = repo
-        self.tree_id = tree_id
-        self.changes: dict[str, tuple[int, bytes] | None] = {}
-        self.added, self.updated, self.deleted = [], [], []
-
-    def existing(self, path: str) -> tuple[int, bytes] | None:
-        return _entry(self.repo, self.tree_id, path) if self.tree_id else None
-
-    def existing_file(self, path: str) -> tuple[int, bytes]:
-        found = self.existing(path)
-        if found is None or stat.S_ISDIR(found[0]) or S_ISGITLINK(found[0]):
-            raise AwsError("FileDoesNotExistException", f"{path} is not a file in the parent commit.")
-        return found
-
-    def put(self, path: str, mode: int, content: bytes) -> bytes:
-        self._claim(path)
-        self._check_room(path)
-        blob = Blob.from_string(content)
-        self.repo.object_store.add_object(blob)
-        (self.updated if self.existing(path) else self.added).append(_file_metadata(path, mode, blob.id))
-        self.changes[path] = (mode, blob.id)
-        return blob.id
-
-    def delete(self, path: str) -> None:
-        mode, sha = self.existing_file(path)
-        self._claim(path)
-        self.changes[path] = None
-        self.deleted.append(_file_metadata(path, mode, sha))
-
-    def set_mode(self, path: str, mode: int) -> None:
-        _, sha = self.existing_file(path)
-        self._claim(path)
-        self.changes[path] = (mode, sha)
-        self.updated.append(_file_metadata(path, mode, sha))
-
-    def write_tree(self, keep_empty_folders: bool) -> bytes:
-        store = self.repo.object_store
-        changes = [(p.encode(), *(change or (None, None))) for p, change in self.changes.items()]
-        tree_id = commit_tree_changes(store, self.tree_id or Tree(), changes)
-        if keep_empty_folders:
-            emptied = {p.rpartition("/")[0] for p, change in self.changes.items() if change is None} - {""}
-            emptied = {d for d in emptied if _entry(self.repo, tree_id, d) is None}
-            deepest = [d for d in emptied if not any(other.startswith(d + "/") for other in emptied)]
-            if deepest:
-                keep = Blob.from_string(b"")
-                store.add_object(keep)
-                kept = [f"{d}/.gitkeep" for d in sorted(deepest)]
-                tree_id = commit_tree_changes(
-                    store, tree_id, [(k.encode(), FILE_MODES["NORMAL"], keep.id) for k in kept]
-                )
-                self.added += [_file_metadata(k, FILE_MODES["NORMAL"], keep.id) for k in kept]
-        return tree_id
-
-    def report(self) -> dict:
-        return {"filesAdded": self.added, "filesUpdated": self.updated, "filesDeleted": self.deleted}
-
-    def _claim(self, path: str) -> None:
-        if path in self.changes:
-            raise AwsError(
-                "SamePathRequestException", f"{path} appears in more than one change of this commit."
-            )
-
-    def _check_room(self, path: str) -> None:
-        """A file may go at `path` only if no folder is there and no file stands where its folders go."""
-        found = self.existing(path)
-        if found and S_ISGITLINK(found[0]):
-            raise AwsError("FilePathConflictsWithSubmodulePathException", f"{path} is a submodule.")
-        if found and stat.S_ISDIR(found[0]):
-            raise AwsError(
-                "FileNameConflictsWithDirectoryNameException", f"{path} is a folder in the repository."
-            )
-        if any(other.startswith(path + "/") for other, change in self.changes.items() if change):
-            raise AwsError(
-                "PutFileEntryConflictException", f"{path} is both a file and a folder in this commit."
-            )
-        parts = path.split("/")
-        for folder in ("/".join(parts[:n]) for n in range(1, len(parts))):
-            if folder in self.changes:
-                if self.changes[folder] is None:
-                    continue  # that file is deleted in this commit: the folder can take its place
-                raise AwsError(
-                    "PutFileEntryConflictException", f"{folder} is both a file and a folder in this commit."
-                )
-            found = self.existing(folder)
-            if found and S_ISGITLINK(found[0]):
-                raise AwsError("FilePathConflictsWithSubmodulePathException", f"{folder} is a submodule.")
-            if found and not stat.S_ISDIR(found[0]):
-                raise AwsError(
-                    "DirectoryNameConflictsWithFileNameException", f"{folder} is a file in the repository."
-                )
-
-
-def _put_entry(edit: _TreeEdit, entry: dict) -> None:
+def _put_entry(edit: TreeEdit, entry: dict) -> None:
     """One putFiles entry of CreateCommit: content given, or copied or moved from another file."""
-    path = _file_path(entry.get("filePath"))
+    path = file_path(entry.get("filePath"))
     source = entry.get("sourceFile")
     if "fileContent" in entry and source:
         raise AwsError(
@@ -529,9 +433,9 @@ def _put_entry(edit: _TreeEdit, entry: dict) -> None:
         )
     if "fileContent" not in entry and not source:
         raise AwsError("SourceFileOrContentRequiredException", f"{path}: give fileContent or sourceFile.")
-    mode = _file_mode(entry.get("fileMode"))
+    mode = file_mode(entry.get("fileMode"))
     if source:
-        source_path = _file_path(source.get("filePath"))
+        source_path = file_path(source.get("filePath"))
         if source_path == path:
             raise AwsError("SamePathRequestException", f"{path} cannot be copied or moved onto itself.")
         source_mode, sha = edit.existing_file(source_path)
@@ -540,120 +444,10 @@ def _put_entry(edit: _TreeEdit, entry: dict) -> None:
         if source.get("isMove"):
             edit.delete(source_path)
     else:
-        content = _blob(entry["fileContent"], "fileContent")
+        content = blob_content(entry["fileContent"], "fileContent")
         existing = edit.existing(path)
         mode = mode or (existing[0] if existing else FILE_MODES["NORMAL"])
     edit.put(path, mode, content)
-
-
-# -- parameters --------------------------------------------------------------------------------------
-
-
-def _required(params: dict, key: str, code: str) -> str:
-    value = _optional_string(params, key)
-    if not value:
-        raise AwsError(code, f"{key} is required but was not specified.")
-    return value
-
-
-def _optional_string(params: dict, key: str) -> str | None:
-    value = params.get(key)
-    if value is not None and not isinstance(value, str):
-        raise AwsError("SerializationException", f"{key} must be a string.")
-    return value
-
-
-def _check_description(description: str | None) -> None:
-    if description is not None and len(description) > 1000:
-        raise AwsError("InvalidRepositoryDescriptionException", "A description has at most 1000 characters.")
-
-
-def _branch_name(params: dict, key: str = "branchName") -> str:
-    branch = _required(params, key, "BranchNameRequiredException")
-    if len(branch) > 256 or not check_ref_format((BRANCH_PREFIX + branch).encode()):
-        raise AwsError("InvalidBranchNameException", f"{branch!r} is not a valid branch name.")
-    return branch
-
-
-def _object_id(value: str, invalid_code: str) -> bytes:
-    if not _FULL_ID.fullmatch(value):
-        raise AwsError(invalid_code, f"{value!r} is not a full 40-character object ID.")
-    return value.lower().encode()
-
-
-def _path(value) -> str:
-    """A repository path without leading or trailing slashes ('' is the root folder)."""
-    if not value:
-        raise AwsError("PathRequiredException", "A path is required but was not specified.")
-    if not isinstance(value, str):
-        raise AwsError("SerializationException", "A path must be a string.")
-    inner = value.strip("/")
-    parts = inner.split("/") if inner else []
-    if any(part in ("", ".", "..", ".git") for part in parts):
-        raise AwsError("InvalidPathException", f"{value!r} is not a valid path.")
-    return inner
-
-
-def _file_path(value) -> str:
-    path = _path(value)
-    if not path:
-        raise AwsError("InvalidPathException", f"{value!r} names a folder, not a file.")
-    return path
-
-
-def _file_mode(value) -> int | None:
-    if value is None:
-        return None
-    if value not in FILE_MODES:
-        raise AwsError("InvalidFileModeException", f"fileMode must be one of {', '.join(FILE_MODES)}.")
-    return FILE_MODES[value]
-
-
-def _blob(value, key: str) -> bytes:
-    """A blob parameter: base64 on the wire."""
-    if value is None:
-        return b""
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, TypeError, ValueError) as exc:
-        raise AwsError("SerializationException", f"{key} is not valid base64: {exc}") from exc
-
-
-def _identity(name, email) -> bytes:
-    if email and (not isinstance(email, str) or re.search(r"[<>\s]", email)):
-        raise AwsError("InvalidEmailException", f"{email!r} is not a valid email address.")
-    clean_name = re.sub(r"[<>\n]", "", name) if isinstance(name, str) and name.strip() else DEFAULT_AUTHOR
-    return f"{clean_name.strip()} <{email or ''}>".encode()
-
-
-def _tags(tags) -> dict:
-    if not isinstance(tags, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and 1 <= len(k) <= 128 and len(v) <= 256
-        for k, v in tags.items()
-    ):
-        raise AwsError(
-            "InvalidTagsMapException", "Tags map keys of 1-128 characters to values of at most 256."
-        )
-    if any(k.lower().startswith("aws:") for k in tags):
-        raise AwsError("InvalidSystemTagUsageException", "Tag keys cannot start with aws:.")
-    if len(tags) > MAX_TAGS:
-        raise AwsError("TooManyTagsException", f"A repository has at most {MAX_TAGS} tags.")
-    return tags
-
-
-def _page(items: list, token, size: int) -> tuple[list, str | None]:
-    """One page of `items` from the offset `token` encodes, and the token of the next page if any."""
-    start = 0
-    if token:
-        try:
-            start = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("offset:"))
-        except (ValueError, TypeError, AttributeError, binascii.Error):
-            raise AwsError(
-                "InvalidContinuationTokenException", "The continuation token is not valid."
-            ) from None
-    end = start + size
-    following = base64.urlsafe_b64encode(f"offset:{end}".encode()).decode() if end < len(items) else None
-    return items[start:end], following
 
 
 # -- git objects -------------------------------------------------------------------------------------
@@ -688,43 +482,7 @@ def _commit(repo, sha: bytes) -> Commit | None:
     return found if isinstance(found, Commit) else None
 
 
-def _entry(repo, tree_id: bytes, path: str) -> tuple[int, bytes] | None:
-    """(mode, sha) at `path` in the tree ('' is the tree itself), or None."""
-    try:
-        return repo.object_store[tree_id].lookup_path(repo.object_store.__getitem__, path.encode())
-    except (KeyError, NotTreeError, SubmoduleEncountered):
-        return None
-
-
-def _changes(repo, before_tree, after_tree, before_path: str, after_path: str):
-    """(old, new) tree entries, full paths, of what differs between two trees under the given paths."""
-    store = repo.object_store
-    old_entry = _entry(repo, before_tree, before_path) if before_tree else None
-    new_entry = _entry(repo, after_tree, after_path)
-    if (before_path or after_path) and old_entry is None and new_entry is None:
-        raise AwsError("PathDoesNotExistException", f"{after_path or before_path} exists in neither commit.")
-    if before_path == after_path:
-        changed = tree_changes(
-            store, before_tree, after_tree, paths=[after_path.encode()] if after_path else None
-        )
-        return [(change.old, change.new) for change in changed]
-    # A renamed folder or file: compare what lies under each path.
-    old_files = _files_under(repo, old_entry, before_path)
-    new_files = _files_under(repo, new_entry, after_path)
-    pairs = [(old_files.get(key), new_files.get(key)) for key in sorted(old_files.keys() | new_files.keys())]
-    return [(old, new) for old, new in pairs if old is None or new is None or old[1:] != new[1:]]
-
-
-def _files_under(repo, entry: tuple[int, bytes] | None, path: str) -> dict[bytes, TreeEntry]:
-    if entry is None:
-        return {}
-    mode, sha = entry
-    if not stat.S_ISDIR(mode):
-        return {b"": TreeEntry(path.encode(), mode, sha)}
-    prefix = path.encode() + b"/" if path else b""
-    return {
-        e.path: TreeEntry(prefix + e.path, e.mode, e.sha) for e in repo.object_store.iter_tree_contents(sha)
-    }
+# -- answers -----------------------------------------------------------------------------------------
 
 
 def _difference(old: TreeEntry | None, new: TreeEntry | None) -> dict:
@@ -757,16 +515,6 @@ def _user(identity: bytes, seconds: int, offset: int) -> dict:
     found = re.fullmatch(r"(.*?)\s*<([^>]*)>\s*", text)
     name, email = found.groups() if found else (text, "")
     return {"name": name, "email": email, "date": f"{seconds} {format_timezone(offset).decode()}"}
-
-
-def _mode_name(mode: int) -> str:
-    if stat.S_ISLNK(mode):
-        return "SYMLINK"
-    return "EXECUTABLE" if mode & 0o111 else "NORMAL"
-
-
-def _file_metadata(path: str, mode: int, sha: bytes) -> dict:
-    return {"absolutePath": path, "blobId": sha.decode(), "fileMode": _mode_name(mode)}
 
 
 def _join(folder: str, name: str) -> str:
