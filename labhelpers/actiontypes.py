@@ -225,29 +225,20 @@ ACTION_TYPES: tuple[ActionType, ...] = (
         },
     ),
     # --- Build and Test -----------------------------------------------------------------------------
-    ActionType(
-        "Build",
-        "AWS",
-        "CodeBuild",
-        inputs=(1, 5),
-        outputs=(0, 5),
-        properties=_CODEBUILD_PROPERTIES,
-        settings=_console(
-            "codesuite/codebuild/projects/{Config:ProjectName}",
-            "codesuite/codebuild/builds/{ExternalExecutionId}",
-        ),
-    ),
-    ActionType(
-        "Test",
-        "AWS",
-        "CodeBuild",
-        inputs=(1, 5),
-        outputs=(0, 5),
-        properties=_CODEBUILD_PROPERTIES,
-        settings=_console(
-            "codesuite/codebuild/projects/{Config:ProjectName}",
-            "codesuite/codebuild/builds/{ExternalExecutionId}",
-        ),
+    *(  # CodeBuild serves as a Build and as a Test action, alike
+        ActionType(
+            category,
+            "AWS",
+            "CodeBuild",
+            inputs=(1, 5),
+            outputs=(0, 5),
+            properties=_CODEBUILD_PROPERTIES,
+            settings=_console(
+                "codesuite/codebuild/projects/{Config:ProjectName}",
+                "codesuite/codebuild/builds/{ExternalExecutionId}",
+            ),
+        )
+        for category in ("Build", "Test")
     ),
     ActionType(
         "Test",

@@ -25,6 +25,16 @@ def _required(params: dict, name: str, kind=str):
     return value
 
 
+def _one_of(value, field: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise AwsError(
+            "ValidationException",
+            f"1 validation error detected: Value at '{field}' failed to satisfy constraint: "
+            f"Member must satisfy enum value set: [{', '.join(allowed)}]",
+        )
+    return value
+
+
 def _page_size(params: dict) -> int:
     size = params.get("maxResults", 100)
     if not isinstance(size, int) or not 1 <= size <= 100:
@@ -91,13 +101,7 @@ class CodePipelineRuns(JsonService):
     def retry_stage_execution(self, params):
         name, execution = self._execution(params)
         stage = _required(params, "stageName")
-        mode = params.get("retryMode")
-        if mode not in ("FAILED_ACTIONS", "ALL_ACTIONS"):
-            raise AwsError(
-                "ValidationException",
-                "1 validation error detected: Value at 'retryMode' failed to satisfy constraint: "
-                "Member must satisfy enum value set: [FAILED_ACTIONS, ALL_ACTIONS]",
-            )
+        mode = _one_of(params.get("retryMode"), "retryMode", ("FAILED_ACTIONS", "ALL_ACTIONS"))
         current = self.pipelines.declaration(name, region=execution.region)["version"]
         self.engine.retry(execution, stage, mode, current)
         return {"pipelineExecutionId": execution.id}
@@ -128,13 +132,7 @@ class CodePipelineRuns(JsonService):
                 "ActionNotFoundException", f"Action {action} does not exist in stage {stage['name']}."
             )
         result = _required(params, "result", dict)
-        status = result.get("status")
-        if status not in ("Approved", "Rejected"):
-            raise AwsError(
-                "ValidationException",
-                "1 validation error detected: Value at 'result.status' failed "
-                "to satisfy constraint: Member must satisfy enum value set: [Approved, Rejected]",
-            )
+        status = _one_of(result.get("status"), "result.status", ("Approved", "Rejected"))
         approved_at = self.engine.answer_approval(
             region, name, stage["name"], action, _required(params, "token"), status, result.get("summary")
         )
@@ -161,13 +159,7 @@ class CodePipelineRuns(JsonService):
     def _transition_target(self, params: dict) -> tuple[str, str, str | None]:
         """The stage whose inbound transition is meant: an Outbound transition is the next stage's Inbound."""
         region, name, stage = self._stage(params)
-        kind = params.get("transitionType")
-        if kind not in ("Inbound", "Outbound"):
-            raise AwsError(
-                "ValidationException",
-                "1 validation error detected: Value at 'transitionType' "
-                "failed to satisfy constraint: Member must satisfy enum value set: [Inbound, Outbound]",
-            )
+        kind = _one_of(params.get("transitionType"), "transitionType", ("Inbound", "Outbound"))
         if kind == "Inbound":
             return region, name, stage["name"]
         stages = [s["name"] for s in self.pipelines.declaration(name, region=region)["stages"]]
