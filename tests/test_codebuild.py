@@ -485,7 +485,9 @@ def test_a_build_running_when_the_endpoint_stops_ends_as_fault(fresh_endpoint, u
     work = fresh_endpoint.layout.state / "builds" / running.split(":")[1] / "work"
     assert work.is_dir()
 
+    assert leftover_processes(running)
     process.stop(fresh_endpoint.layout)
+    assert leftover_processes(running) == [], "stopping the endpoint ends its builds' processes"
     again = start_endpoint(fresh_endpoint.layout.root)
     cb = again.client("codebuild")
     answer = cb.batch_get_builds(ids=[done["id"], running])

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import time
 import urllib.error
 import urllib.request
@@ -650,8 +651,8 @@ def test_a_restart_keeps_pages_and_fails_the_deployment_it_interrupted(fresh_end
     lab.wait_for_event(interrupted, instance, "BeforeInstall")
     assert _hooks_of(interrupted)
 
-    process.stop(endpoint.layout)
-    assert _hooks_of(interrupted), "the hook outlives the endpoint"
+    os.kill(endpoint.pid, signal.SIGKILL)  # a crash: nothing is saved or ended on the way out
+    assert _hooks_of(interrupted), "the hook outlives an endpoint that died"
     endpoint = start_endpoint(endpoint.layout.root)
     lab.use(endpoint)
     info = lab.cd.get_deployment(deploymentId=interrupted)["deploymentInfo"]
@@ -663,6 +664,11 @@ def test_a_restart_keeps_pages_and_fails_the_deployment_it_interrupted(fresh_end
     info = lab.wait(lab.deploy(group, lab.revision()))
     assert info["status"] == "Succeeded"
     assert DEMO_TITLE in fetch(f"{endpoint.url}/_lab/instances/{instance}/")[2]
+
+    stopped = lab.deploy(group, lab.revision(files))
+    lab.wait_for_event(stopped, instance, "BeforeInstall")
+    process.stop(endpoint.layout)
+    assert _hooks_of(stopped) == [], "a clean stop ends the hooks it was running"
 
 
 def test_delete_group_and_application_are_idempotent_and_survive_a_restart(fresh_endpoint, unique):

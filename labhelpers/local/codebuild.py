@@ -75,6 +75,13 @@ class CodeBuildService(JsonService):
     def owns(self, operation: str) -> bool:
         return operation in OPERATIONS and super().owns(operation)
 
+    def close(self) -> None:
+        """End the processes of running builds; their records end FAULT, with the reason, at next start."""
+        with self._lock:
+            running = list(self._cancels)
+        for build_id in running:
+            end_leftover_processes(build_id)
+
     # -- projects (kept in moto) ---------------------------------------------------------------------
 
     def create_project(self, params):

@@ -89,6 +89,12 @@ class CodeDeployService(JsonService):
             self._records[deployment_id] = record
         kill_leftover_hooks(interrupted)
 
+    def close(self) -> None:
+        """End the hooks of running deployments; their records end Failed, with the reason, at next start."""
+        with self._cond:
+            running = self._jobs.running()
+        kill_leftover_hooks(running)
+
     def owns(self, operation: str) -> bool:
         return operation not in _IN_PROCESS and super().owns(operation)
 

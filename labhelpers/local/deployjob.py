@@ -75,6 +75,10 @@ class DeployJobs:
         self._busy: set[str] = set()  # instances a deployment holds
         self._cancels: dict[str, threading.Event] = {}  # running deployments
 
+    def running(self) -> set[str]:
+        """The ids of the deployments running now; call holding the lock."""
+        return set(self._cancels)
+
     def start(self, record: dict) -> None:
         """Run the deployment in a thread of its own; call holding the lock."""
         deployment_id = record["info"]["deploymentId"]

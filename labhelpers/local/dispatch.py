@@ -36,6 +36,9 @@ class JsonService:
     def handle(self, operation: str, params: dict) -> dict:
         return getattr(self, _snake(operation))(params) or {}
 
+    def close(self) -> None:
+        """The endpoint is stopping: end what the service runs outside its threads (processes)."""
+
 
 def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
@@ -49,6 +52,11 @@ class Dispatcher:
             self.services.setdefault(service.target_prefix, []).append(service)
         self.git = git_app
         self.lab = lab_app
+
+    def close(self) -> None:
+        for group in self.services.values():
+            for service in group:
+                service.close()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")

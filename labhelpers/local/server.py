@@ -166,7 +166,8 @@ def main(argv=None):
     snapshots = Snapshots(layout.moto_snapshots)
     restored = snapshots.restore()
     ctx = EndpointContext(layout)
-    server = _bind(build_app(ctx, snapshots, started), layout)
+    app = build_app(ctx, snapshots, started)
+    server = _bind(app, layout)
     port = server.port
     url = ctx.url = f"http://127.0.0.1:{port}"
     layout.port_file.write_text(str(port))
@@ -187,6 +188,7 @@ def main(argv=None):
     try:
         server.serve_forever()
     finally:
+        app.close()
         snapshots.stop()
         layout.endpoint_file.unlink(missing_ok=True)
         logging.getLogger("labhelpers.endpoint").info("stopped; state saved")
