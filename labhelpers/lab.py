@@ -13,7 +13,8 @@ from .errors import LabError
 from .local import config, process
 
 BACKENDS = ("local", "aws")
-# The local endpoint answers at once or not at all: retrying only hides a real error.
+# The local endpoint answers at once or not at all: one retry covers a dropped connection, more would
+# only hide a real error.
 LOCAL_CLIENT_CONFIG = Config(
     retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60
 )

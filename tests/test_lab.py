@@ -1,5 +1,6 @@
 """connect(): the Lab points this process, and the processes it starts, at the right backend."""
 
+import os
 import subprocess
 
 import pytest
@@ -38,10 +39,10 @@ def test_connect_local_points_clients_and_subprocesses_at_the_endpoint(endpoint,
         ["aws", "sts", "get-caller-identity", "--query", "Account", "--output", "text"],
         capture_output=True,
         text=True,
-        env={**endpoint.env, **__import__("os").environ},
+        env={**endpoint.env, **os.environ},
     )
     assert cell.stdout.strip() == "111122223333", cell.stderr
-    assert "AWS_PROFILE" not in __import__("os").environ
+    assert "AWS_PROFILE" not in os.environ
 
 
 def test_names_follow_the_prefix(endpoint, restore_environ):
@@ -76,7 +77,7 @@ def test_connect_puts_this_environments_scripts_first_on_path(endpoint, restore_
 
     restore_environ.setenv("PATH", "/usr/bin:/bin")
     lh.connect(home=str(endpoint.layout.root), quiet=True)
-    assert __import__("os").environ["PATH"].split(":")[0] == sysconfig.get_path("scripts")
+    assert os.environ["PATH"].split(":")[0] == sysconfig.get_path("scripts")
     found = subprocess.run(["bash", "-c", "command -v aws labhelpers"], capture_output=True, text=True).stdout
     assert found.split() == [
         f"{sysconfig.get_path('scripts')}/aws",

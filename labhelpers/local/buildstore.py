@@ -33,11 +33,6 @@ def builds_folder(layout) -> Path:
     return layout.state / "builds"
 
 
-def stored_build_count(layout) -> int:
-    """How many builds the endpoint keeps, in every Region, without loading them."""
-    return sum(1 for _ in builds_folder(layout).glob(f"*/{RECORD_FILE}"))
-
-
 class BuildStore:
     """Thread-safe; reads answer deep copies. Every change is written at once and wakes `wait`."""
 

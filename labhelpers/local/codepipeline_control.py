@@ -375,5 +375,3 @@ def _declaration_of(action_type: actiontypes.ActionType) -> dict:
 
 def _by_position(items: list) -> list[tuple[str, object]]:
     return [(f"{index:08d}", item) for index, item in enumerate(items)]
-
-

@@ -1,15 +1,9 @@
 """What the endpoint holds, counted for `labhelpers local status` and /_lab/health."""
 
-from .buildstore import stored_build_count
 from .config import ACCOUNT, REGION
 from .deploystore import instance_count, stored_deployment_count
 from .motoapp import LOCK
 from .pipelinestore import pipelines_folder, stored_count
-
-
-def build_count(layout) -> int:
-    """The CodeBuild builds the endpoint keeps on disk, in every Region."""
-    return stored_build_count(layout)
 
 
 def pipeline_count(layout) -> int:

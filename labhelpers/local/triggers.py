@@ -37,7 +37,6 @@ from .awsjson import AwsError
 from .connections import ConnectionStore
 from .engine.connection_source import PushedRevision, PushedRevisions, local_repository
 from .engine.flow import CALLER, Engine
-from .engine.permissions import RolePermissions
 from .motoapp import LOCK
 from .pipelinestore import PipelineStore
 from .repostore import RepoStore
@@ -334,7 +333,7 @@ class ChangeDetection:
         self.connections = connections
         self.pushes = pushes
         self.account = account
-        self.permissions = RolePermissions(account)
+        self.permissions = engine.permissions  # the engine's: one evaluator of roles
         self._updates: queue.SimpleQueue[Push] = queue.SimpleQueue()
         self._worker = threading.Thread(target=self._work, name="change-detection", daemon=True)
 

@@ -2,7 +2,6 @@
 
 import secrets
 import string
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -50,7 +49,6 @@ class ActionContext:
     client: Callable  # client(service) -> boto3 client into the endpoint
     report: Callable[..., None]  # report(external_id=..., external_url=..., summary=...) while running
     services: dict  # our in-process services the providers hand work to (builds, deployments, repos)
-    abandoned: threading.Event = field(default_factory=threading.Event)
 
     @property
     def output_names(self) -> list[str]:
