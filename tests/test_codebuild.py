@@ -219,6 +219,79 @@ def test_codepipeline_project_needs_no_location_and_only_a_pipeline_starts_it(cb
     assert caught.value.response["Error"]["Code"] == "InvalidInputException"
 
 
+BAD_PROJECTS = {
+    "an S3 source without a location": ({"source": {"type": "S3"}}, "source.location"),
+    "a CODECOMMIT source without a location": ({"source": {"type": "CODECOMMIT"}}, "source.location"),
+    "an unknown source type": ({"source": {"type": "FTP", "location": "x"}}, "source.type"),
+    "S3 artifacts without a bucket": ({"artifacts": {"type": "S3"}}, "artifacts.location"),
+    "NO_ARTIFACTS with a location": (
+        {"artifacts": {"type": "NO_ARTIFACTS", "location": "b"}},
+        "artifacts.location",
+    ),
+    "an unknown image type": ({"environment": {**ENVIRONMENT, "type": "LINUX"}}, "environment.type"),
+    "an unknown compute type": (
+        {"environment": {**ENVIRONMENT, "computeType": "HUGE"}},
+        "environment.computeType",
+    ),
+    "a role of another account": ({"serviceRole": "arn:aws:iam::999999999999:role/r"}, "serviceRole"),
+    "a name with a space": ({"name": "my project"}, "project name"),
+}
+
+
+@pytest.mark.parametrize("settings, field", BAD_PROJECTS.values(), ids=BAD_PROJECTS)
+def test_a_bad_project_setting_answers_400_naming_the_field(cb, unique, settings, field):
+    request = {
+        "name": f"bad-{unique}",
+        "source": {"type": "NO_SOURCE", "buildspec": buildspec("true")},
+        "artifacts": {"type": "NO_ARTIFACTS"},
+        "environment": ENVIRONMENT,
+        "serviceRole": ROLE,
+        **settings,
+    }
+    with pytest.raises(ClientError) as caught:
+        cb.create_project(**request)
+    answer = caught.value.response
+    assert answer["Error"]["Code"] == "InvalidInputException"
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert field in answer["Error"]["Message"]
+    assert cb.batch_get_projects(names=[request["name"]])["projects"] == []
+
+
+def test_the_aws_cli_is_told_at_once_that_an_s3_source_needs_a_location(endpoint, unique):
+    answer = endpoint.aws(
+        "codebuild", "create-project", "--name", f"cli-{unique}", "--source", "type=S3",
+        "--artifacts", "type=NO_ARTIFACTS", "--service-role", ROLE, "--environment",
+        "type=LINUX_CONTAINER,image=aws/codebuild/standard:7.0,computeType=BUILD_GENERAL1_SMALL",
+        "--debug", check=False,
+    )  # fmt: skip
+    assert answer.returncode == 255, answer.stderr[-2000:]  # aws CLI v1: an error the service answered
+    assert (
+        "An error occurred (InvalidInputException) when calling the CreateProject operation" in answer.stderr
+    )
+    assert "source.location is required for a S3 source" in answer.stderr
+    assert answer.stderr.count('"POST / HTTP/1.1" 400') == 1  # not retried as a server fault
+
+
+@pytest.mark.parametrize(
+    "image_type", ["WINDOWS_SERVER_2019_CONTAINER", "WINDOWS_SERVER_2022_CONTAINER", "WINDOWS_CONTAINER"]
+)
+def test_a_windows_project_is_kept_and_its_build_fails_at_once_saying_why(cb, unique, image_type):
+    name = f"win-{unique}"
+    environment = {**ENVIRONMENT, "type": image_type, "image": "aws/codebuild/windows-base:2019-3.0"}
+    spec = buildspec("Write-Host hi")
+    create_project(cb, name, {"type": "NO_SOURCE", "buildspec": spec}, environment=environment)
+    assert cb.batch_get_projects(names=[name])["projects"][0]["environment"]["type"] == image_type
+
+    build = wait_for(cb, cb.start_build(projectName=name)["build"]["id"], timeout=10)
+    assert build["buildStatus"] == "FAILED"
+    phases = {phase["phaseType"]: phase for phase in build["phases"]}
+    assert phases["PROVISIONING"]["phaseStatus"] == "FAILED"
+    message = phases["PROVISIONING"]["contexts"][0]["message"]
+    assert "Local builds run Linux images only" in message and image_type in message
+    assert "LAB_BACKEND=aws" in message
+    assert "BUILD" not in phases and "DOWNLOAD_SOURCE" not in phases  # nothing ran under bash
+
+
 def test_s3_source_secrets_and_s3_artifacts(cb, endpoint, bucket, unique):
     s3 = endpoint.client("s3")
     endpoint.client("ssm").put_parameter(Name=f"/lab/{unique}/color", Value="teal", Type="String")

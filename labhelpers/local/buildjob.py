@@ -29,6 +29,7 @@ from . import buildspec
 from .archives import ArchiveError, extract_zip
 from .awsjson import now
 from .buildlogs import LogStream
+from .buildprojects import linux_only
 from .buildrunner import BASE_PATH, FAILED, SUCCEEDED, BuildArtifact, BuildResult, run_build
 from .buildstore import BuildStore, end_with_fault
 
@@ -90,12 +91,13 @@ class Plan:
 
 
 class _BuildFailure(Exception):
-    """What fails a phase the runner does not run itself (fetching sources, writing artifacts)."""
+    """What fails a phase the runner does not run itself (provisioning, sources, writing artifacts)."""
 
-    def __init__(self, status_code: str, message: str):
+    def __init__(self, status_code: str, message: str, phase: str = "DOWNLOAD_SOURCE"):
         super().__init__(message)
         self.status_code = status_code
         self.message = message
+        self.phase = phase
 
 
 # -- one running build ------------------------------------------------------------------------------
@@ -135,6 +137,9 @@ class BuildJob:
     def execute(self) -> BuildResult:
         folders: dict[str, Path] = {}
         try:
+            refused = linux_only(self.store.get(self.plan.build_id)["environment"].get("type", ""))
+            if refused:
+                raise _BuildFailure("CLIENT_ERROR", refused, phase="PROVISIONING")
             versions = {}
             for source in self.plan.sources:
                 folder = self.work / ("src" if source.identifier == PRIMARY else f"src_{source.identifier}")
@@ -351,18 +356,19 @@ class BuildJob:
         self.logs.write(_container_line(f"Phase context status code: CLIENT_ERROR Message: {message}"))
 
     def setup_failed(self, failure: _BuildFailure) -> BuildResult:
-        """Sources or variables could not be had: the build fails in DOWNLOAD_SOURCE, as CodeBuild's does."""
+        """The image, sources or variables could not be had: the build fails in PROVISIONING or
+        DOWNLOAD_SOURCE, as CodeBuild's does."""
         for line in (
-            "Phase is DOWNLOAD_SOURCE",
-            "Phase complete: DOWNLOAD_SOURCE State: FAILED",
+            f"Phase is {failure.phase}",
+            f"Phase complete: {failure.phase} State: FAILED",
             f"Phase context status code: {failure.status_code} Message: {failure.message}",
         ):
             self.logs.write(_container_line(line))
-        phases = [
-            _closed_phase("SUBMITTED"),
-            _closed_phase("QUEUED"),
-            _closed_phase("PROVISIONING"),
-            _closed_phase("DOWNLOAD_SOURCE", FAILED, failure.status_code, failure.message),
+        phases = [_closed_phase("SUBMITTED"), _closed_phase("QUEUED")]
+        if failure.phase == "DOWNLOAD_SOURCE":
+            phases.append(_closed_phase("PROVISIONING"))
+        phases += [
+            _closed_phase(failure.phase, FAILED, failure.status_code, failure.message),
             _closed_phase("FINALIZING"),
         ]
         return BuildResult(FAILED, phases, "FINALIZING", error=failure.message)

@@ -13,11 +13,11 @@ import shutil
 import threading
 import uuid
 
+from . import buildprojects, motoapi
 from .awsjson import AwsError, now
 from .buildjob import PRIMARY, BuildJob, Plan, Source, Target, end_leftover_processes
 from .buildstore import BuildStore, builds_folder
 from .dispatch import JsonService, request_region
-from .motoapp import LOCK
 
 OPERATIONS = {
     "CreateProject",
@@ -37,8 +37,6 @@ MAX_BATCH_IDS = 100
 STOP_WAIT_SECONDS = 10.0  # StopBuild answers once the build has stopped, or after this long
 SOURCE_TYPES = {"NO_SOURCE", "S3", "CODECOMMIT"}
 VARIABLE_TYPES = {"PLAINTEXT", "PARAMETER_STORE", "SECRETS_MANAGER"}
-_LOCATIONLESS_SOURCES = {"CODEPIPELINE", "NO_SOURCE"}
-_KEPT_BY_US = ("secondarySources", "secondarySourceVersions", "secondaryArtifacts")  # moto drops them
 
 
 def _invalid(message: str) -> AwsError:
@@ -85,64 +83,35 @@ class CodeBuildService(JsonService):
     # -- projects (kept in moto) ---------------------------------------------------------------------
 
     def create_project(self, params):
-        """moto's CreateProject, except that CODEPIPELINE and NO_SOURCE projects need no `location`."""
-        from moto.codebuild import responses as moto_rules
-        from moto.core.exceptions import JsonRESTError
-
+        """CreateProject: the checks are ours (buildprojects), moto keeps the project."""
         region = request_region()
-        name = _required(params, "name")
-        source, artifacts = _required(params, "source"), _required(params, "artifacts")
-        environment, service_role = _required(params, "environment"), _required(params, "serviceRole")
-        _check_variables(environment.get("environmentVariables") or [])
-        with LOCK:
-            backend = self._moto_backend(region)
-            try:  # moto's checks, shown a stand-in location where AWS needs none
-                moto_rules._validate_required_params_source(_with_location(source, _LOCATIONLESS_SOURCES))
-                moto_rules._validate_required_params_service_role(self.ctx.account, region, service_role)
-                moto_rules._validate_required_params_artifacts(_with_location(artifacts, {"CODEPIPELINE"}))
-                moto_rules._validate_required_params_environment(environment)
-                moto_rules._validate_required_params_project_name(name)
-            except JsonRESTError as exc:
-                raise AwsError(exc.error_type, exc.message) from exc
-            if name in backend.codebuild_projects:
+        buildprojects.check_project(params, self.ctx.account)
+        _check_variables(params["environment"].get("environmentVariables") or [])
+        defaults = {
+            "timeoutInMinutes": DEFAULT_TIMEOUT_MINUTES,
+            "queuedTimeoutInMinutes": DEFAULT_QUEUED_TIMEOUT_MINUTES,
+        }
+        with motoapi.LOCK:
+            if motoapi.codebuild_project(self.ctx.account, region, params["name"]) is not None:
                 raise AwsError(
                     "ResourceAlreadyExistsException",
-                    f"Project already exists: {self._project_arn(name, region)}",
+                    f"Project already exists: {self._project_arn(params['name'], region)}",
                 )
-            metadata = backend.create_project(
-                project_name=name,
-                description=params.get("description"),
-                project_source=copy.deepcopy(source),
-                artifacts=copy.deepcopy(artifacts),
-                environment=copy.deepcopy(environment),
-                service_role=service_role,
-                tags=params.get("tags"),
-                cache=params.get("cache"),
-                timeout=params.get("timeoutInMinutes") or DEFAULT_TIMEOUT_MINUTES,
-                queued_timeout=params.get("queuedTimeoutInMinutes") or DEFAULT_QUEUED_TIMEOUT_MINUTES,
-                source_version=params.get("sourceVersion"),
-                logs_config=params.get("logsConfig"),
-                vpc_config=params.get("vpcConfig"),
-            )
-            metadata.update({key: copy.deepcopy(params[key]) for key in _KEPT_BY_US if key in params})
-            answer = {key: value for key, value in metadata.items() if value is not None}
-            answer = copy.deepcopy(answer)
+            metadata = motoapi.create_codebuild_project(self.ctx.account, region, params, defaults)
         self._on_write("codebuild")
-        return {"project": answer}
+        return {"project": {key: value for key, value in metadata.items() if value is not None}}
 
     def update_project(self, params):
         """UpdateProject (moto lacks it): the given settings replace the project's; the rest stay."""
         region = request_region()
         name = _required(params, "name")
         self._project(name, region)  # ResourceNotFoundException for an unknown project
-        changes = {key: copy.deepcopy(value) for key, value in params.items() if key in _UPDATABLE}
+        changes = {key: value for key, value in params.items() if key in _UPDATABLE}
+        buildprojects.check_changes(changes, self.ctx.account)
         _check_variables((changes.get("environment") or {}).get("environmentVariables") or [])
-        with LOCK:
-            project = self._moto_backend(region).codebuild_projects[name]
-            project.project_metadata.update(changes, lastModifiedDate=now())
-            if "serviceRole" in changes:
-                project.service_role = changes["serviceRole"]
-            answer = copy.deepcopy(project.project_metadata)
+        answer = motoapi.update_codebuild_project(
+            self.ctx.account, region, name, {**changes, "lastModifiedDate": now()}
+        )
         self._on_write("codebuild")
         return {"project": {key: value for key, value in answer.items() if value is not None}}
 
@@ -381,20 +350,13 @@ class CodeBuildService(JsonService):
 
     # -- lookups ---------------------------------------------------------------------------------------
 
-    def _moto_backend(self, region: str):
-        from moto.backends import get_backend
-
-        return get_backend("codebuild")[self.ctx.account][region]
-
     def _project_arn(self, name: str, region: str) -> str:
         return f"arn:aws:codebuild:{region}:{self.ctx.account}:project/{name}"
 
     def _project(self, name: str, region: str) -> dict:
         """The project's settings as moto keeps them (a name or an ARN); ResourceNotFoundException if none."""
         name = name.rpartition(":project/")[2] if name.startswith("arn:") else name
-        with LOCK:
-            found = self._moto_backend(region).codebuild_projects.get(name)
-            metadata = copy.deepcopy(found.project_metadata) if found else None
+        metadata = motoapi.codebuild_project(self.ctx.account, region, name)
         if metadata is None:
             raise AwsError(
                 "ResourceNotFoundException", f"Project cannot be found: {self._project_arn(name, region)}"
@@ -455,13 +417,6 @@ _UPDATABLE = {
     "badgeEnabled",
     "concurrentBuildLimit",
 }
-
-
-def _with_location(settings: dict, locationless: set[str]) -> dict:
-    """`settings` with a stand-in location where AWS needs none (moto's checks want one)."""
-    if settings.get("type") in locationless and not settings.get("location"):
-        return {**settings, "location": "not-used"}
-    return settings
 
 
 def _buildspec_field(source: dict) -> dict:

@@ -20,6 +20,7 @@ import uuid
 
 from botocore.exceptions import ClientError
 
+from . import motoapi
 from .awsjson import AwsError, now
 from .context import EndpointContext
 from .deployjob import DEPLOYMENT_CONFIGS, DeployJobs, end_interrupted, kill_leftover_hooks
@@ -41,7 +42,6 @@ from .deploystore import (
 )
 from .deploytargets import find_targets, tag_dict, tags_match
 from .dispatch import JsonService, request_region
-from .motoapp import LOCK
 
 DEFAULT_CONFIG = "CodeDeployDefault.OneAtATime"
 ACTIVE = ("Created", "Queued", "InProgress")
@@ -273,11 +273,6 @@ class CodeDeployService(JsonService):
 
     # --- deleting what moto keeps (moto lacks these operations) ---------------------------------------
 
-    def _moto_backend(self):
-        from moto.backends import get_backend
-
-        return get_backend("codedeploy")[self.ctx.account][request_region()]
-
     def delete_application(self, params):
         name = params.get("applicationName")
         if not name:
@@ -285,10 +280,7 @@ class CodeDeployService(JsonService):
                 "ApplicationNameRequiredException",
                 "The minimum number of required application names was not specified.",
             )
-        with LOCK:
-            backend = self._moto_backend()
-            backend.applications.pop(name, None)
-            backend.deployment_groups.pop(name, None)
+        motoapi.delete_codedeploy_application(self.ctx.account, request_region(), name)
         self._on_write("codedeploy")
         return {}
 
@@ -298,13 +290,10 @@ class CodeDeployService(JsonService):
             raise AwsError(
                 "DeploymentGroupNameRequiredException", "The deployment group name was not specified."
             )
-        with LOCK:
-            backend = self._moto_backend()
-            if application not in backend.applications:
-                raise AwsError(
-                    "ApplicationDoesNotExistException", f"No application found for name: {application}"
-                )
-            backend.deployment_groups.get(application, {}).pop(group, None)
+        if not motoapi.delete_codedeploy_group(self.ctx.account, request_region(), application, group):
+            raise AwsError(
+                "ApplicationDoesNotExistException", f"No application found for name: {application}"
+            )
         self._on_write("codedeploy")
         return {"hooksNotCleanedUp": []}
 

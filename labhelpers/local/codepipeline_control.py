@@ -22,9 +22,9 @@ from labhelpers.validator import (
     validate_shape,
 )
 
+from . import motoapi
 from .awsjson import AwsError
 from .dispatch import JsonService, request_region
-from .motoapp import LOCK
 from .paging import page, with_token
 from .pipelinestore import PipelineStore, name_in_use, not_found
 
@@ -174,22 +174,16 @@ class CodePipelineControl(JsonService):
 
     def _check_prerequisites(self, pipeline: dict, region: str) -> None:
         """The service role trusts CodePipeline; each artifact bucket exists in its Region."""
-        from moto.backends import get_backend
-
         stores = (
             pipeline["artifactStores"]
             if "artifactStores" in pipeline
             else {region: pipeline["artifactStore"]}
         )
-        with LOCK:
-            iam = get_backend("iam")[self.store.account]["global"]
-            role = next((r for r in iam.roles.values() if r.arn == pipeline["roleArn"]), None)
-            trust = role.assume_role_policy_document if role else None
-            s3 = get_backend("s3")[self.store.account]["aws"]
-            bucket_regions = {
-                store["location"]: getattr(s3.buckets.get(store["location"]), "region_name", None)
-                for store in stores.values()
-            }
+        trust = motoapi.role_trust_policy(self.store.account, pipeline["roleArn"])
+        bucket_regions = {
+            store["location"]: motoapi.bucket_region(self.store.account, store["location"])
+            for store in stores.values()
+        }
         if not _trusts(trust, SERVICE_PRINCIPAL):
             raise AwsError(
                 "InvalidStructureException",

@@ -4,7 +4,7 @@ import json
 import logging
 from contextvars import ContextVar
 
-from . import config
+from . import config, motoapi
 from .awsjson import AwsError, request_body
 from .motoapp import Call
 
@@ -100,10 +100,12 @@ class Dispatcher:
         except AwsError as error:
             return call.error_response(error, start_response)
         except Exception as exc:
-            log.exception("%s %s failed", service.signing_name, call.operation)
-            error = AwsError(
-                "InternalFailure", f"{service.signing_name} {call.operation} failed locally: {exc}", 500
-            )
+            error = motoapi.service_error(exc, service.signing_name)
+            if error is None:
+                log.exception("%s %s failed", service.signing_name, call.operation)
+                error = AwsError(
+                    "InternalFailure", f"{service.signing_name} {call.operation} failed locally: {exc}", 500
+                )
             return call.error_response(error, start_response)
         finally:
             _request_region.reset(region_token)

@@ -5,15 +5,12 @@ import io
 import json
 import logging
 import re
-import threading
 import uuid
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
+from . import motoapi
 from .awsjson import AwsError, request_body
-
-# Held while moto handles a request; engine code that reads or writes moto's backends takes it too.
-LOCK = threading.RLock()
 
 READ_PREFIXES = ("Get", "List", "Describe", "Head", "BatchGet", "Lookup", "Search", "Filter")
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/aws4_request")
@@ -84,15 +81,13 @@ class MotoApp:
     """WSGI app around moto's dispatcher."""
 
     def __init__(self, on_write: Callable[[str], None]):
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
-        self._moto = DomainDispatcherApplication(create_backend_app)
+        self._moto = motoapi.wsgi_app()
         self._on_write = on_write
 
     def __call__(self, environ, start_response):
         call = Call(environ)
         try:
-            with LOCK:
+            with motoapi.LOCK:
                 body = b"".join(self._moto(environ, start_response))
         except NotImplementedError:
             service = call.service or "this service"
@@ -105,12 +100,14 @@ class MotoApp:
                 ),
                 start_response,
             )
-        except Exception as exc:  # a moto defect must not look like a retryable server fault
-            log.exception("moto failed on %s %s", call.service, call.operation)
-            return call.error_response(
-                AwsError("InternalFailure", f"{call.service} {call.operation} failed locally: {exc}", 500),
-                start_response,
-            )
+        except Exception as exc:
+            error = motoapi.service_error(exc, call.service)
+            if error is None:  # a moto defect
+                log.exception("moto failed on %s %s", call.service, call.operation)
+                error = AwsError(
+                    "InternalFailure", f"{call.service} {call.operation} failed locally: {exc}", 500
+                )
+            return call.error_response(error, start_response)
         if not call.is_read:
             self._on_write(call.service)
         return [body]

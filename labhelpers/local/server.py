@@ -45,8 +45,9 @@ def _listen(port: int) -> socket.socket:
 
 def _bind(app, layout: config.Layout):
     """The server on LAB_LOCAL_PORT if set (its being taken is an error), else the last port, else any."""
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
+
+    from .motoapi import request_handler
 
     requested = os.environ.get("LAB_LOCAL_PORT")
     if requested:
@@ -64,7 +65,7 @@ def _bind(app, layout: config.Layout):
             sock = _listen(0)
     port = sock.getsockname()[1]
     server = make_server(
-        "127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler, fd=sock.fileno()
+        "127.0.0.1", port, app, threaded=True, request_handler=request_handler(), fd=sock.fileno()
     )
     # Idle keep-alive connections must not hold up a stop.
     server.daemon_threads, server.block_on_close = True, False

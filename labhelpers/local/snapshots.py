@@ -6,23 +6,9 @@ import pickle
 import threading
 from pathlib import Path
 
-from .motoapp import LOCK
+from .motoapi import LOCK, backend_dict, backend_dict_name, backend_dicts_in_use
 
 log = logging.getLogger("labhelpers.endpoint")
-# SigV4 signing names that differ from moto's backend names.
-_BACKEND_NAMES = {"eventbridge": "events", "monitoring": "cloudwatch", "email": "ses"}
-
-
-def _backend_dict(service: str):
-    from moto.backends import get_backend
-
-    return get_backend(_BACKEND_NAMES.get(service, service))
-
-
-def _in_use() -> list:
-    from moto.core.base_backend import BackendDict
-
-    return list(BackendDict._instances)
 
 
 class Snapshots:
@@ -41,13 +27,13 @@ class Snapshots:
         for path in sorted(self.folder.glob("*.pickle")):
             try:
                 accounts = pickle.loads(path.read_bytes())
-                backend_dict = _backend_dict(path.stem)
+                backends = backend_dict(path.stem)
             except Exception:
                 log.exception("could not restore %s; that service starts empty", path.name)
                 continue
             for account, regions in accounts.items():
                 for region, backend in regions.items():
-                    backend_dict[account][region] = backend
+                    backends[account][region] = backend
             restored.append(path.stem)
         return restored
 
@@ -86,25 +72,25 @@ class Snapshots:
         if not services:
             return
         if "*" in services or any(not self._known(s) for s in services):
-            targets = _in_use()
+            targets = backend_dicts_in_use()
         else:
-            targets = [_backend_dict(s) for s in services]
-        for backend_dict in targets:
-            self._write(backend_dict)
+            targets = [backend_dict(s) for s in services]
+        for backends in targets:
+            self._write(backends)
 
     @staticmethod
     def _known(service: str) -> bool:
         try:
-            _backend_dict(service)
+            backend_dict(service)
             return True
-        except Exception:
+        except KeyError:
             return False
 
-    def _write(self, backend_dict):
-        name = backend_dict.service_name
+    def _write(self, backends):
+        name = backend_dict_name(backends)
         try:
             with LOCK:
-                blob = pickle.dumps({acct: dict(regions) for acct, regions in backend_dict.items()})
+                blob = pickle.dumps({acct: dict(regions) for acct, regions in backends.items()})
         except Exception as exc:
             log.warning("%s state cannot be saved (%s); it will not survive a restart", name, exc)
             return

@@ -17,7 +17,6 @@ Pull request filters of V2 triggers are accepted and never fire: there are no pu
 The repository store calls us holding the repository's lock, so an update is only queued there; one
 worker thread takes the updates in order and starts their executions, so runs start in push order."""
 
-import copy
 import functools
 import logging
 import operator
@@ -33,11 +32,11 @@ from datetime import UTC, datetime
 from dulwich.diff_tree import tree_changes
 from dulwich.object_store import peel_sha
 
+from . import motoapi
 from .awsjson import AwsError
 from .connections import ConnectionStore
 from .engine.connection_source import PushedRevision, PushedRevisions, local_repository
 from .engine.flow import CALLER, Engine
-from .motoapp import LOCK
 from .pipelinestore import PipelineStore
 from .repostore import RepoStore
 
@@ -188,16 +187,8 @@ class Rule:
 
 
 def default_bus_rules(account: str, region: str) -> list[Rule]:
-    """The enabled event-pattern rules of the Region's default bus, copied out of moto's backend."""
-    from moto.backends import get_backend
-
-    with LOCK:
-        bus = get_backend("events")[account][region].event_buses.get("default")
-        return [
-            Rule(rule.arn, copy.deepcopy(rule.event_pattern.get_pattern()), [dict(t) for t in rule.targets])
-            for rule in (bus.rules.values() if bus else ())
-            if rule.state != "DISABLED" and rule.event_pattern.dump()
-        ]
+    """The enabled event-pattern rules of the Region's default bus."""
+    return [Rule(*rule) for rule in motoapi.default_bus_rules(account, region)]
 
 
 # -- V2 trigger filters ------------------------------------------------------------------------------

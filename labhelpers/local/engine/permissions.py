@@ -6,7 +6,7 @@ import random
 
 from labhelpers.iam_rules import action_grants
 
-from ..motoapp import LOCK
+from .. import motoapi
 from .actions import ActionFailed
 
 
@@ -23,35 +23,14 @@ class RolePermissions:
     def __init__(self, account: str):
         self.account = account
 
-    def _policies(self, role_name: str) -> list:
-        from moto.backends import get_backend
-        from moto.iam.access_control import IAMPolicy
-
-        iam = get_backend("iam")[self.account]["aws"]
-        role = next((r for r in iam.roles.values() if r.name == role_name), None)
-        if role is None:
-            return None
-        documents = [IAMPolicy(document) for document in role.policies.values()]
-        documents += [IAMPolicy(policy) for policy in role.managed_policies.values()]
-        return documents
-
     def missing(self, role_arn: str, wanted: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
         """The (action, resource) pairs the role is not allowed; None when the role does not exist."""
-        from moto.iam.access_control import PermissionResult
-
-        with LOCK:
-            policies = self._policies(role_arn.rsplit("/", 1)[-1])
-        if policies is None:
+        documents = motoapi.role_policies(self.account, role_arn.rsplit("/", 1)[-1])
+        if documents is None:
             return None
+        policies = motoapi.PolicyEvaluator(documents)
         context = {"aws:ResourceAccount": self.account}
-        absent = []
-        for call, resource in wanted:
-            results = [
-                p.is_action_permitted(call, resource, incoming_condition_values=context) for p in policies
-            ]
-            if PermissionResult.DENIED in results or PermissionResult.PERMITTED not in results:
-                absent.append((call, resource))
-        return absent
+        return [(call, resource) for call, resource in wanted if not policies.allows(call, resource, context)]
 
     def check(self, role_arn: str, wanted: list[tuple[str, str]]):
         absent = self.missing(role_arn, wanted)

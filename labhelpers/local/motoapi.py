@@ -1,0 +1,249 @@
+"""Everything the endpoint takes from moto, named in one place; nothing else in labhelpers imports moto.
+
+moto changes its internals in patch releases. Each function here is one use, with one test of its own in
+tests/test_motoapi.py, so a release that changes a use breaks that test, not a learner's call. What leaves
+this module is plain data or an AwsError; moto's objects stay inside.
+"""
+
+import copy
+import functools
+import threading
+
+from .awsjson import AwsError
+
+# Held while moto handles a request; code that reads or writes moto's backends takes it too.
+LOCK = threading.RLock()
+
+# SigV4 signing names whose moto backend is named otherwise.
+_BACKEND_NAMES = {"eventbridge": "events", "monitoring": "cloudwatch", "email": "ses"}
+# The botocore service models of the signing names whose model is named otherwise.
+_MODEL_NAMES = {"eventbridge": "events", "monitoring": "cloudwatch", "email": "ses"}
+
+
+# -- the WSGI app --------------------------------------------------------------------------------------
+
+
+def wsgi_app():
+    """moto's server: one WSGI app for every service it plays, routed by the request."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return DomainDispatcherApplication(create_backend_app)
+
+
+def request_handler():
+    """The werkzeug request handler moto's server runs under (it keeps the raw Host and path)."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    return MotoRequestHandler
+
+
+def service_error(exc: BaseException, service: str = "") -> AwsError | None:
+    """moto's own AWS error as ours, with its code and HTTP status; None for anything else (a defect).
+
+    moto has two kinds: ServiceException (code and message; the status is the service model's) and the
+    older werkzeug HTTPException subclasses (an `error_type` and the status as `code`)."""
+    from moto.core.exceptions import ServiceException
+
+    if isinstance(exc, ServiceException):
+        return AwsError(exc.code, exc.message, _error_status(service, exc.code))
+    error_type, status = getattr(exc, "error_type", None), getattr(exc, "code", None)
+    if isinstance(error_type, str) and isinstance(status, int):
+        return AwsError(error_type, str(getattr(exc, "message", "") or error_type), status)
+    return None
+
+
+@functools.cache
+def _error_statuses(service: str) -> dict[str, int]:
+    import botocore.session
+
+    try:
+        model = botocore.session.get_session().get_service_model(_MODEL_NAMES.get(service, service))
+    except Exception:
+        return {}
+    return {
+        shape.error_code: shape.metadata.get("error", {}).get("httpStatusCode", 400)
+        for shape in model.error_shapes
+    }
+
+
+def _error_status(service: str, code: str) -> int:
+    return _error_statuses(service).get(code, 400) if service else 400
+
+
+# -- backends and snapshots ---------------------------------------------------------------------------
+
+
+def backend_dict(service: str):
+    """A service's backends, account -> Region -> backend (what a snapshot pickles); KeyError if unknown."""
+    from moto.backends import get_backend
+
+    try:
+        return get_backend(_BACKEND_NAMES.get(service, service))
+    except (KeyError, ValueError, ModuleNotFoundError) as exc:
+        raise KeyError(service) from exc
+
+
+def backend_dicts_in_use() -> list:
+    """The backends of every service moto has loaded so far."""
+    from moto.core.base_backend import BackendDict
+
+    return list(BackendDict._instances)
+
+
+def backend_dict_name(backends) -> str:
+    return backends.service_name
+
+
+def _backend(service: str, account: str, region: str):
+    return backend_dict(service)[account][region]
+
+
+# -- IAM -----------------------------------------------------------------------------------------------
+
+
+def role_policies(account: str, role_name: str) -> list[str] | None:
+    """The permission policy documents of a role (inline and attached), or None when there is no such role."""
+    with LOCK:
+        iam = _backend("iam", account, "global")
+        role = next((r for r in iam.roles.values() if r.name == role_name), None)
+        if role is None:
+            return None
+        documents = list(role.policies.values())
+        for policy in role.managed_policies.values():
+            documents += [version.document for version in policy.versions if version.is_default]
+        return documents
+
+
+def role_trust_policy(account: str, role_arn: str) -> str | None:
+    """The trust policy document of the role with this ARN, or None when there is no such role."""
+    with LOCK:
+        iam = _backend("iam", account, "global")
+        role = next((r for r in iam.roles.values() if r.arn == role_arn), None)
+        return role.assume_role_policy_document if role else None
+
+
+class PolicyEvaluator:
+    """IAM's evaluation of identity policies for one call: explicit deny wins, else some policy must allow."""
+
+    def __init__(self, documents: list[str]):
+        from moto.iam.access_control import IAMPolicy
+
+        self._policies = [IAMPolicy(document) for document in documents]
+
+    def allows(self, action: str, resource: str, context: dict | None = None) -> bool:
+        from moto.iam.access_control import PermissionResult
+
+        results = [
+            policy.is_action_permitted(action, resource, incoming_condition_values=context or {})
+            for policy in self._policies
+        ]
+        return PermissionResult.DENIED not in results and PermissionResult.PERMITTED in results
+
+
+# -- S3 ------------------------------------------------------------------------------------------------
+
+
+def bucket_region(account: str, bucket: str) -> str | None:
+    """The Region a bucket lives in, or None when there is no such bucket."""
+    with LOCK:
+        found = _backend("s3", account, "aws").buckets.get(bucket)
+        return found.region_name if found else None
+
+
+# -- CodeBuild projects --------------------------------------------------------------------------------
+
+
+def codebuild_project(account: str, region: str, name: str) -> dict | None:
+    """A copy of a project's settings as CreateProject answers them, or None when there is no such project."""
+    with LOCK:
+        found = _backend("codebuild", account, region).codebuild_projects.get(name)
+        return copy.deepcopy(found.project_metadata) if found else None
+
+
+def create_codebuild_project(account: str, region: str, params: dict, defaults: dict) -> dict:
+    """Keep a project of CreateProject's (checked) parameters; `defaults` fill the timeouts. Returns its
+    settings; the keys moto does not keep (secondary sources and artifacts) are kept beside them."""
+    with LOCK:
+        metadata = _backend("codebuild", account, region).create_project(
+            project_name=params["name"],
+            description=params.get("description"),
+            project_source=copy.deepcopy(params["source"]),
+            artifacts=copy.deepcopy(params["artifacts"]),
+            environment=copy.deepcopy(params["environment"]),
+            service_role=params["serviceRole"],
+            tags=params.get("tags"),
+            cache=params.get("cache"),
+            timeout=params.get("timeoutInMinutes") or defaults["timeoutInMinutes"],
+            queued_timeout=params.get("queuedTimeoutInMinutes") or defaults["queuedTimeoutInMinutes"],
+            source_version=params.get("sourceVersion"),
+            logs_config=params.get("logsConfig"),
+            vpc_config=params.get("vpcConfig"),
+        )
+        extra = ("secondarySources", "secondarySourceVersions", "secondaryArtifacts")
+        metadata.update({key: copy.deepcopy(params[key]) for key in extra if key in params})
+        return copy.deepcopy(metadata)
+
+
+def update_codebuild_project(account: str, region: str, name: str, changes: dict) -> dict:
+    """Replace some of a project's settings (the project exists); return all of them."""
+    with LOCK:
+        project = _backend("codebuild", account, region).codebuild_projects[name]
+        project.project_metadata.update(copy.deepcopy(changes))
+        if "serviceRole" in changes:
+            project.service_role = changes["serviceRole"]
+        return copy.deepcopy(project.project_metadata)
+
+
+# -- CodeDeploy ----------------------------------------------------------------------------------------
+
+
+def delete_codedeploy_application(account: str, region: str, name: str) -> None:
+    """Forget an application and its deployment groups (nothing happens when there is none)."""
+    with LOCK:
+        backend = _backend("codedeploy", account, region)
+        backend.applications.pop(name, None)
+        backend.deployment_groups.pop(name, None)
+
+
+def delete_codedeploy_group(account: str, region: str, application: str, group: str) -> bool:
+    """Forget a deployment group; False when the application does not exist."""
+    with LOCK:
+        backend = _backend("codedeploy", account, region)
+        if application not in backend.applications:
+            return False
+        backend.deployment_groups.get(application, {}).pop(group, None)
+        return True
+
+
+# -- EventBridge ---------------------------------------------------------------------------------------
+
+
+def default_bus_rules(account: str, region: str) -> list[tuple[str, dict, list[dict]]]:
+    """(ARN, event pattern, targets) of the enabled event-pattern rules on the Region's default bus."""
+    with LOCK:
+        bus = _backend("events", account, region).event_buses.get("default")
+        return [
+            (rule.arn, copy.deepcopy(rule.event_pattern.get_pattern()), [dict(t) for t in rule.targets])
+            for rule in (bus.rules.values() if bus else ())
+            if rule.state != "DISABLED" and rule.event_pattern.dump()
+        ]
+
+
+# -- what the endpoint holds ---------------------------------------------------------------------------
+
+
+def resource_counts(account: str, region: str) -> dict[str, int]:
+    """How many of the lab's kinds of resource moto keeps, for `labhelpers local status`."""
+
+    def count(service, region_name, attribute):
+        return len(getattr(_backend(service, account, region_name), attribute))
+
+    with LOCK:
+        ec2 = _backend("ec2", account, region)
+        return {
+            "iam_roles": count("iam", "global", "roles"),
+            "s3_buckets": count("s3", "aws", "buckets"),
+            "ec2_instances": sum(len(r.instances) for r in ec2.reservations.values()),
+            "codebuild_projects": count("codebuild", region, "codebuild_projects"),
+            "codedeploy_applications": count("codedeploy", region, "applications"),
+        }

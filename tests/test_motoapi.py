@@ -1,0 +1,176 @@
+"""Each thing the endpoint takes from moto, one test each: a moto release that changes one breaks its test
+here, by name, before it breaks a learner's call. moto runs in-process (mock_aws) on its real backends."""
+
+import json
+import pickle
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.core.exceptions import JsonRESTError, ServiceException
+from werkzeug.serving import WSGIRequestHandler
+from werkzeug.test import Client
+
+from labhelpers.local import motoapi
+
+REGION = "ap-southeast-1"
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    with mock_aws():
+        yield lambda service: boto3.client(service, region_name=REGION)
+
+
+def account_of(aws) -> str:
+    return aws("sts").get_caller_identity()["Account"]
+
+
+def test_wsgi_app_answers_aws_requests():
+    client = Client(motoapi.wsgi_app())
+    answer = client.post(
+        "/",
+        data="Action=GetCallerIdentity&Version=2011-06-15",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=AKIA/20260101/{REGION}/sts/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        },
+    )
+    assert answer.status_code == 200
+    assert b"<Account>" in answer.data
+
+
+def test_request_handler_is_a_werkzeug_handler():
+    assert issubclass(motoapi.request_handler(), WSGIRequestHandler)
+
+
+def test_service_error_keeps_code_and_the_models_status():
+    from moto.codebuild.exceptions import InvalidInputException
+
+    error = motoapi.service_error(InvalidInputException("Project source location is required"), "codebuild")
+    assert (error.code, error.status, error.message) == (
+        "InvalidInputException",
+        400,
+        "Project source location is required",
+    )
+    missing = motoapi.service_error(ServiceException("NoSuchEntity", "The role x cannot be found."), "iam")
+    assert (missing.code, missing.status) == ("NoSuchEntity", 404)
+    older = motoapi.service_error(JsonRESTError("ResourceNotFoundException", "gone"), "logs")
+    assert (older.code, older.status, older.message) == ("ResourceNotFoundException", 400, "gone")
+    assert motoapi.service_error(KeyError("a defect"), "codebuild") is None
+
+
+def test_backend_dicts_pickle_and_are_found_by_signing_name(aws):
+    aws("s3").create_bucket(Bucket="kept", CreateBucketConfiguration={"LocationConstraint": REGION})
+    aws("events").put_rule(Name="r", EventPattern=json.dumps({"source": ["aws.codecommit"]}))
+    s3 = motoapi.backend_dict("s3")
+    assert motoapi.backend_dict_name(s3) == "s3"
+    assert motoapi.backend_dict_name(motoapi.backend_dict("eventbridge")) == "events"
+    assert s3 in motoapi.backend_dicts_in_use()
+    account = account_of(aws)
+    copied = pickle.loads(pickle.dumps({acct: dict(regions) for acct, regions in s3.items()}))
+    assert "kept" in copied[account]["aws"].buckets
+    with pytest.raises(KeyError):
+        motoapi.backend_dict("no-such-service")
+
+
+def test_role_policies_and_trust(aws):
+    iam = aws("iam")
+    role = iam.create_role(RoleName="builder", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]
+    allow_logs = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}],
+    }
+    iam.put_role_policy(RoleName="builder", PolicyName="logs", PolicyDocument=json.dumps(allow_logs))
+    iam.attach_role_policy(RoleName="builder", PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+    account = account_of(aws)
+    documents = motoapi.role_policies(account, "builder")
+    assert len(documents) == 2 and all(isinstance(document, str) for document in documents)
+    assert motoapi.role_policies(account, "nobody") is None
+    assert json.loads(motoapi.role_trust_policy(account, role["Arn"])) == TRUST
+    assert motoapi.role_trust_policy(account, f"arn:aws:iam::{account}:role/nobody") is None
+
+
+def test_policy_evaluator_allows_denies_and_is_silent():
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::b/*"}],
+    }
+    policies = motoapi.PolicyEvaluator([json.dumps(allow), json.dumps(deny)])
+    assert policies.allows("s3:GetObject", "arn:aws:s3:::b/k")
+    assert not policies.allows("s3:DeleteObject", "arn:aws:s3:::b/k")
+    assert not policies.allows("codebuild:StartBuild", "*")
+
+
+def test_bucket_region(aws):
+    aws("s3").create_bucket(Bucket="artifacts", CreateBucketConfiguration={"LocationConstraint": REGION})
+    assert motoapi.bucket_region(account_of(aws), "artifacts") == REGION
+    assert motoapi.bucket_region(account_of(aws), "absent") is None
+
+
+def test_codebuild_projects_are_kept_read_and_updated(aws):
+    account = account_of(aws)
+    params = {
+        "name": "demo",
+        "source": {"type": "CODEPIPELINE"},
+        "secondarySources": [{"type": "S3", "location": "b/k.zip", "sourceIdentifier": "extra"}],
+        "artifacts": {"type": "CODEPIPELINE"},
+        "environment": {"type": "LINUX_CONTAINER", "image": "img", "computeType": "BUILD_GENERAL1_SMALL"},
+        "serviceRole": f"arn:aws:iam::{account}:role/r",
+    }
+    defaults = {"timeoutInMinutes": 60, "queuedTimeoutInMinutes": 480}
+    created = motoapi.create_codebuild_project(account, REGION, params, defaults)
+    assert created["source"] == {"type": "CODEPIPELINE"}
+    assert created["secondarySources"] == params["secondarySources"]
+    assert created["timeoutInMinutes"] == 60
+    assert motoapi.codebuild_project(account, REGION, "demo") == created
+    assert aws("codebuild").batch_get_projects(names=["demo"])["projects"][0]["name"] == "demo"
+    assert motoapi.codebuild_project(account, REGION, "absent") is None
+    updated = motoapi.update_codebuild_project(account, REGION, "demo", {"description": "now described"})
+    assert updated["description"] == "now described"
+    assert motoapi.codebuild_project(account, REGION, "demo")["description"] == "now described"
+
+
+def test_codedeploy_applications_and_groups_are_deleted(aws):
+    account = account_of(aws)
+    deploy = aws("codedeploy")
+    deploy.create_application(applicationName="app", computePlatform="Server")
+    deploy.create_deployment_group(
+        applicationName="app", deploymentGroupName="group", serviceRoleArn=f"arn:aws:iam::{account}:role/r"
+    )
+    assert motoapi.delete_codedeploy_group(account, REGION, "app", "group")
+    assert deploy.list_deployment_groups(applicationName="app")["deploymentGroups"] == []
+    assert not motoapi.delete_codedeploy_group(account, REGION, "absent", "group")
+    motoapi.delete_codedeploy_application(account, REGION, "app")
+    assert deploy.list_applications()["applications"] == []
+
+
+def test_default_bus_rules_are_the_enabled_pattern_rules(aws):
+    events = aws("events")
+    pattern = {"source": ["aws.codecommit"], "detail-type": ["CodeCommit Repository State Change"]}
+    events.put_rule(Name="on-push", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="on-push", Targets=[{"Id": "p", "Arn": "arn:aws:codepipeline:x"}])
+    events.put_rule(Name="off", EventPattern=json.dumps(pattern), State="DISABLED")
+    events.put_rule(Name="timer", ScheduleExpression="rate(5 minutes)")
+    rules = motoapi.default_bus_rules(account_of(aws), REGION)
+    assert [(arn.rpartition("/")[2], found) for arn, found, _ in rules] == [("on-push", pattern)]
+    assert rules[0][2] == [{"Id": "p", "Arn": "arn:aws:codepipeline:x"}]
+
+
+def test_resource_counts(aws):
+    aws("iam").create_role(RoleName="counted", AssumeRolePolicyDocument=json.dumps(TRUST))
+    aws("s3").create_bucket(Bucket="counted", CreateBucketConfiguration={"LocationConstraint": REGION})
+    counts = motoapi.resource_counts(account_of(aws), REGION)
+    assert counts["iam_roles"] >= 1 and counts["s3_buckets"] == 1
+    assert counts["ec2_instances"] == counts["codebuild_projects"] == counts["codedeploy_applications"] == 0
