@@ -1,23 +1,40 @@
-# The whole setup: `make lab` opens the lab, `make test` runs the full suite. Both create .venv.
+# The whole setup: `make lab` opens the lab, `make test` runs the full suite. Both create .venv and
+# install exactly the versions in requirements/ (the lock); `make lock` writes it anew from pyproject.toml.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+PIP_VERSION := 26.3
+UV_VERSION := 0.13.9
 PYTEST_ARGS ?=
 # JupyterLab refuses to run as root unless told to (containers and CI machines often are root).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# LATEST=1 installs the newest versions pyproject.toml's ranges allow instead of the lock (make test-latest).
+ifdef LATEST
+LAB_REQUIREMENTS := --upgrade --upgrade-strategy eager -e .
+TEST_REQUIREMENTS := --upgrade --upgrade-strategy eager -e '.[test]'
+else
+LAB_REQUIREMENTS := -r requirements/lab.txt
+TEST_REQUIREMENTS := -r requirements/test.txt
+endif
+export LATEST
 
-.PHONY: lab test lint bench clean
+.PHONY: lab lab-install test test-latest lock lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip==$(PIP_VERSION)
 
-$(VENV)/.lab-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# What `make lab` installs, and nothing more: the lab and the aws CLI its notebooks call.
+$(VENV)/.lab-installed: pyproject.toml requirements/lab.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet $(LAB_REQUIREMENTS)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+lab-install: $(VENV)/.lab-installed
+
+$(VENV)/.test-installed: pyproject.toml requirements/test.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet $(TEST_REQUIREMENTS)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@ $(VENV)/.lab-installed
 
 lab: $(VENV)/.lab-installed
@@ -29,6 +46,20 @@ lab: $(VENV)/.lab-installed
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The suite against the newest releases the ranges allow: drift shows up here before a learner meets it.
+test-latest:
+	rm -f .venv-latest/.test-installed .venv-latest/.lab-installed
+	$(MAKE) test VENV=.venv-latest LATEST=1
+
+# The lock: every package, transitive ones included, for every platform, with hashes. lab.txt takes its
+# versions from test.txt, so the lab and the suite run the same ones.
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip compile --quiet --upgrade --universal --python-version 3.11 --generate-hashes \
+		pyproject.toml --extra test -o requirements/test.txt
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+		pyproject.toml -c requirements/test.txt -o requirements/lab.txt
+
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -38,4 +69,4 @@ bench: $(VENV)/.test-installed
 
 clean:
 	-$(BIN)/labhelpers local stop
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-latest build *.egg-info

@@ -8,13 +8,12 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from notebook_kit import NOTEBOOKS, ROOT, execute, lab_environment
+from notebook_kit import NOTEBOOKS, ROOT, execute, lab_bin, lab_environment, lab_path
 
 from labhelpers.local import config, process
 
@@ -63,9 +62,10 @@ def jupyterlab(tmp_path):
     port = free_port()
     with lab_environment(home):
         os.environ["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
+        os.environ["PATH"] = lab_path()  # JupyterLab and its kernels as `make lab` installs them
         server = subprocess.Popen(
             [
-                sys.executable,
+                str(lab_bin() / "python"),
                 "-m",
                 "jupyterlab",
                 "--no-browser",

@@ -1,30 +1,66 @@
-"""The project's own files describe one environment: pyproject.toml and environment.yml agree."""
+"""The project's own files describe one environment: pyproject.toml holds the ranges, requirements/ the lock
+(`make lock`) that `make lab`, `make test`, .ci/run and environment.yml install from, and what is installed
+is exactly what the lock says."""
 
+import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
+from lock_kit import LATEST, LOCKS, ROOT, installed, pins
+from notebook_kit import lab_bin
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
-ROOT = Path(__file__).resolve().parent.parent
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+LAB, TEST = LOCKS / "lab.txt", LOCKS / "test.txt"
+NOT_LOCKED = "make test-latest installs the newest releases the ranges allow, not the lock"
 
 
-def _normalise(requirement: str) -> str:
-    return requirement.replace(" ", "").lower()
+def test_the_lock_pins_what_pyproject_asks_for_within_its_ranges():
+    for lock, wanted in (
+        (LAB, PROJECT["dependencies"]),
+        (TEST, PROJECT["dependencies"] + PROJECT["optional-dependencies"]["test"]),
+    ):
+        pinned = pins(lock)
+        for line in wanted:
+            requirement = Requirement(line)
+            name = canonicalize_name(requirement.name)
+            assert name in pinned, f"{lock.name} does not pin {name}: run make lock"
+            assert requirement.specifier.contains(pinned[name]), (
+                f"{lock.name} pins {name}=={pinned[name]}, outside {requirement}: run make lock"
+            )
 
 
-def test_environment_yml_mirrors_pyproject():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = {_normalise(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]}
+def test_the_lab_lock_takes_the_versions_the_suite_runs():
+    lab, test = pins(LAB), pins(TEST)
+    assert {name: test.get(name) for name in lab} == lab
+    assert "awscli" in lab, "the notebooks call aws: the lab install needs the CLI"
+
+
+@pytest.mark.skipif(LATEST, reason=NOT_LOCKED)
+def test_the_suite_runs_exactly_the_locked_versions():
+    assert not _differences(installed(Path(sys.executable)), pins(TEST))
+
+
+@pytest.mark.skipif(LATEST, reason=NOT_LOCKED)
+def test_the_lab_install_holds_exactly_the_locked_versions_and_no_test_tools():
+    found = installed(lab_bin() / "python")
+    assert not _differences(found, pins(LAB))
+    assert not {"pytest", "playwright", "hypothesis"} & found.keys(), "make lab installed test extras"
+
+
+def _differences(found: dict, locked: dict) -> dict:
+    return {name: (pinned, found.get(name)) for name, pinned in locked.items() if found.get(name) != pinned}
+
+
+def test_environment_yml_installs_from_the_lock():
     conda = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_lists = [d["pip"] for d in conda["dependencies"] if isinstance(d, dict) and "pip" in d]
-    assert len(pip_lists) == 1, "environment.yml needs exactly one pip: section"
-    mirrored = {_normalise(r) for r in pip_lists[0]}
-    assert mirrored == wanted, (
-        f"only in pyproject.toml: {sorted(wanted - mirrored)}; "
-        f"only in environment.yml: {sorted(mirrored - wanted)}"
-    )
+    assert pip_lists == [["-r requirements/lab.txt"]]
     python = next(d for d in conda["dependencies"] if isinstance(d, str) and d.startswith("python"))
-    assert python.removeprefix("python") == project["requires-python"]
+    assert python.removeprefix("python") == PROJECT["requires-python"]
 
 
 def test_readme_opens_with_the_two_commands():
