@@ -100,6 +100,16 @@ def host_processes(argument: str) -> list[int]:
     return [pid for pid in found if running(pid)]
 
 
+def all_ended(*arguments: str, timeout: float = 10) -> bool:
+    """True once no process with any of `arguments` lives (a killed one may take a moment to go)."""
+    deadline = time.monotonic() + timeout
+    while any(host_processes(argument) for argument in arguments):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 @needs_namespaces
 def test_the_demo_app_deploys_and_serves_its_page(tmp_path, instance):
     events = []
@@ -235,7 +245,7 @@ def test_a_timeout_inside_the_namespace_kills_everything_it_started(tmp_path, in
 
     assert result.lifecycle_events[2]["diagnostics"]["errorCode"] == "ScriptTimedOut"
     assert "[stdout]started" in result.lifecycle_events[2]["diagnostics"]["logTail"]
-    assert host_processes("3600.456") == [] and host_processes("3600.789") == []
+    assert all_ended("3600.456", "3600.789"), host_processes("3600.456") + host_processes("3600.789")
 
 
 def test_disallow_refuses_a_file_no_deployment_put_there(tmp_path, unisolated):

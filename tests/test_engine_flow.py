@@ -170,17 +170,84 @@ def test_a_disabled_transition_holds_the_run_until_enabled(kit):
     assert kit.wait_status(first, "Succeeded") == "Succeeded"
 
 
-def test_an_action_the_engine_cannot_run_fails_with_a_clear_message(kit):
-    lambda_stage = {
-        "name": "Invoke",
-        "actions": [
-            {
-                "name": "Invoke",
-                "actionTypeId": {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"},
-                "configuration": {"FunctionName": "my-function"},
-            }
-        ],
+def lambda_action(name: str = "Invoke", run_order: int = 1) -> dict:
+    """An action the local engine cannot run: it fails at once."""
+    return {
+        "name": name,
+        "actionTypeId": {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"},
+        "configuration": {"FunctionName": "my-function"},
+        "runOrder": run_order,
     }
+
+
+def approval_action(name: str, run_order: int = 1) -> dict:
+    return {**approval_stage(name)["actions"][0], "runOrder": run_order}
+
+
+def action_token(kit, stage: str, action: str, execution_id: str) -> str:
+    """The token of the approval `action` when it waits in `execution_id`."""
+
+    def token():
+        waiting = [
+            d
+            for d in kit.actions(execution_id)
+            if (d["stageName"], d["actionName"], d["status"]) == (stage, action, "InProgress")
+        ]
+        states = {
+            s["actionName"]: s.get("latestExecution", {}) for s in kit.stage_state(stage)["actionStates"]
+        }
+        return waiting and states[action].get("token")
+
+    return kit.wait_for(token, 30, f"approval {stage}/{action} of {execution_id}")
+
+
+def approve(kit, stage: str, action: str, token: str) -> None:
+    kit.codepipeline.put_approval_result(
+        pipelineName=kit.pipeline,
+        stageName=stage,
+        actionName=action,
+        result={"status": "Approved", "summary": "ok"},
+        token=token,
+    )
+
+
+def test_one_failed_action_fails_its_parallel_group_its_stage_and_the_run(kit):
+    checks = {"name": "Checks", "actions": [approval_action("Review"), lambda_action("Invoke")]}
+    first = kit.create(checks, approval_stage("Later"))
+    token = action_token(kit, "Checks", "Review", first)
+    kit.wait_for(
+        lambda: any(d["actionName"] == "Invoke" and d["status"] == "Failed" for d in kit.actions(first)),
+        what="the Invoke action to fail",
+    )
+    assert kit.status(first) == "InProgress", "the stage waits for its other running action"
+    approve(kit, "Checks", "Review", token)
+    assert kit.wait_status(first, "Failed", "Succeeded") == "Failed"
+    assert kit.stage_state("Checks")["latestExecution"]["status"] == "Failed"
+    ended = {d["actionName"]: d["status"] for d in kit.actions(first) if d["stageName"] == "Checks"}
+    assert ended == {"Review": "Succeeded", "Invoke": "Failed"}
+    assert "latestExecution" not in kit.stage_state("Later"), "a failed stage ends the run"
+
+
+def test_run_order_not_the_order_of_declaration_decides_what_runs_first(kit):
+    gate = {
+        "name": "Gate",
+        "actions": [approval_action("C", 2), approval_action("A", 1), approval_action("B", 1)],
+    }
+    first = kit.create(gate)
+    tokens = {name: action_token(kit, "Gate", name, first) for name in ("A", "B")}
+    started = {d["actionName"] for d in kit.actions(first) if d["stageName"] == "Gate"}
+    assert started == {"A", "B"}, "runOrder 1 runs first, together; C (runOrder 2) waits"
+    approve(kit, "Gate", "A", tokens["A"])
+    assert "C" not in {d["actionName"] for d in kit.actions(first)}, "C waits for all of runOrder 1"
+    approve(kit, "Gate", "B", tokens["B"])
+    approve(kit, "Gate", "C", action_token(kit, "Gate", "C", first))
+    assert kit.wait_status(first, "Succeeded", "Failed") == "Succeeded"
+    details = {d["actionName"]: d for d in kit.actions(first) if d["stageName"] == "Gate"}
+    assert details["C"]["startTime"] >= max(details[name]["lastUpdateTime"] for name in ("A", "B"))
+
+
+def test_an_action_the_engine_cannot_run_fails_with_a_clear_message(kit):
+    lambda_stage = {"name": "Invoke", "actions": [lambda_action()]}
     first = kit.create(lambda_stage)
     assert kit.wait_status(first, "Failed") == "Failed"
     failed = next(d for d in kit.actions(first) if d["stageName"] == "Invoke")
