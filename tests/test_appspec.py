@@ -8,8 +8,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import labhelpers
-from labhelpers.local import appspec
-from labhelpers.local.appspec import AppSpecError, load
+from labhelpers.local.codedeploy import appspec
+from labhelpers.local.codedeploy.appspec import AppSpecError, load
 
 SAMPLES = Path("/work/shared/reference/samples/appspecs")
 SAMPLE_FILES = sorted(SAMPLES.glob("*.yml")) if SAMPLES.is_dir() else []

@@ -1,4 +1,4 @@
-"""The local CodeBuild runner (labhelpers.local.buildrunner): real bash builds in tmp_path."""
+"""The local CodeBuild runner (labhelpers.local.codebuild.runner): real bash builds in tmp_path."""
 
 import json
 import os
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from labhelpers.local.buildrunner import BuildResult, run_build
-from labhelpers.local.buildspec import load
+from labhelpers.local.codebuild.buildspec import load
+from labhelpers.local.codebuild.runner import BuildResult, run_build
 
 SAMPLES = Path("/work/shared/reference/samples/buildspecs")
 ALL_PHASES = [

@@ -1,10 +1,10 @@
-"""Buildspec parsing (labhelpers.local.buildspec): every real sample parses, mistakes point at their line."""
+"""Buildspec parsing (labhelpers.local.codebuild.buildspec): real samples parse, mistakes show their line."""
 
 from pathlib import Path
 
 import pytest
 
-from labhelpers.local.buildspec import BuildspecError, OnFailure, load
+from labhelpers.local.codebuild.buildspec import BuildspecError, OnFailure, load
 
 SAMPLES = Path("/work/shared/reference/samples/buildspecs")
 SAMPLE_FILES = sorted(SAMPLES.glob("*.yml"))

@@ -15,7 +15,7 @@ from conftest import start_endpoint
 
 from labhelpers.local import config, process
 from labhelpers.local.awsjson import AwsError
-from labhelpers.local.codebuild import CodeBuildService
+from labhelpers.local.codebuild.service import CodeBuildService
 from labhelpers.local.context import EndpointContext
 
 ROLE = f"arn:aws:iam::{config.ACCOUNT}:role/lab-codebuild"

@@ -20,10 +20,10 @@ from conftest import start_endpoint
 import labhelpers
 from labhelpers.local import config, process
 from labhelpers.local.archives import zip_dir
-from labhelpers.local.codedeploy import CodeDeployService
+from labhelpers.local.codedeploy.instance import namespace_problem
+from labhelpers.local.codedeploy.runner import IN_PLACE_EVENTS
+from labhelpers.local.codedeploy.service import CodeDeployService
 from labhelpers.local.context import EndpointContext
-from labhelpers.local.deployrunner import IN_PLACE_EVENTS
-from labhelpers.local.instance import namespace_problem
 from labhelpers.roles import trust_policy
 
 DEMO_APP = Path(labhelpers.__file__).parent / "demo_app"

@@ -18,7 +18,7 @@ from conftest import start_endpoint
 
 from labhelpers import actiontypes
 from labhelpers.local import config, process
-from labhelpers.local.pipelinestore import PipelineStore
+from labhelpers.local.codepipeline.store import PipelineStore
 from labhelpers.pipelines import article_pipeline
 
 HERE = Path(__file__).parent
@@ -362,7 +362,7 @@ def test_list_action_types(cp):
 
 
 def test_list_action_types_pages_with_tokens(tmp_path):
-    from labhelpers.local.codepipeline_control import CodePipelineControl
+    from labhelpers.local.codepipeline.control import CodePipelineControl
 
     control = CodePipelineControl(PipelineStore(tmp_path), page_size=4)
     seen, token = [], None

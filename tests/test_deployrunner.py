@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 import labhelpers
-from labhelpers.local import instance as instance_module
-from labhelpers.local.appspec import load_revision
-from labhelpers.local.deployrunner import IN_PLACE_EVENTS, deploy, lifecycle_event_names
-from labhelpers.local.instance import LocalInstance
+from labhelpers.local.codedeploy import instance as instance_module
+from labhelpers.local.codedeploy.appspec import load_revision
+from labhelpers.local.codedeploy.instance import LocalInstance
+from labhelpers.local.codedeploy.runner import IN_PLACE_EVENTS, deploy, lifecycle_event_names
 
 DEMO_APP = Path(labhelpers.__file__).parent / "demo_app"
 GROUP_ID = "9a1f3c2e-5b7d-4e6f-8a9b-0c1d2e3f4a5b"

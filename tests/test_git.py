@@ -13,10 +13,10 @@ from conftest import Endpoint
 from werkzeug.serving import make_server
 
 from labhelpers.local import config, process
-from labhelpers.local.codecommit import CodeCommitService
+from labhelpers.local.codecommit.gitserver import make_git_app
+from labhelpers.local.codecommit.service import CodeCommitService
+from labhelpers.local.codecommit.store import RepoStore
 from labhelpers.local.dispatch import Dispatcher
-from labhelpers.local.gitserver import make_git_app
-from labhelpers.local.repostore import RepoStore
 
 
 def git(endpoint, *args, cwd=None, check=True):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from labhelpers.local import instance as instance_module
-from labhelpers.local.instance import AGENT_DIR, LocalInstance
+from labhelpers.local.codedeploy import instance as instance_module
+from labhelpers.local.codedeploy.instance import AGENT_DIR, LocalInstance
 
 needs_namespaces = pytest.mark.skipif(
     instance_module.namespace_problem() is not None,

@@ -253,7 +253,7 @@ def test_an_explicit_deny_wins_over_any_allow():
 
 
 def test_the_engine_enforces_the_same_table():
-    from labhelpers.local.engine.permissions import needs
+    from labhelpers.local.codepipeline.engine.permissions import needs
 
     action = pipelines.article_pipeline(lh.Names("awscicd", "111122223333", "ap-southeast-1"))
     build = action["pipeline"]["stages"][1]["actions"][0]

@@ -12,7 +12,7 @@ import pytest
 from pipeline_kit import Kit, approval_stage
 
 from labhelpers.local import config
-from labhelpers.local.triggers import Push, event_matches, glob_matches, push_filter_matches
+from labhelpers.local.codepipeline.triggers import Push, event_matches, glob_matches, push_filter_matches
 
 SETTLE = 0.7  # seconds in which an unexpected extra run would have started
 

@@ -1,9 +1,9 @@
 """What the endpoint holds, counted for `labhelpers local status` and /_lab/health."""
 
 from . import motoapi
+from .codedeploy.store import instance_count, stored_deployment_count
+from .codepipeline.store import pipelines_folder, stored_count
 from .config import ACCOUNT, REGION
-from .deploystore import instance_count, stored_deployment_count
-from .pipelinestore import pipelines_folder, stored_count
 
 
 def pipeline_count(layout) -> int:

@@ -6,9 +6,9 @@ import time
 from urllib.parse import quote
 
 from . import config
-from .deploystore import LocalInstances, instances_folder
+from .codedeploy.instance import WEB_SERVERS
+from .codedeploy.store import LocalInstances, instances_folder
 from .dispatch import json_response
-from .instance import WEB_SERVERS
 from .inventory import deployment_counts, moto_counts, pipeline_count
 
 INSTANCE_PAGES = "/_lab/instances/"

@@ -73,28 +73,28 @@ def _bind(app, layout: config.Layout):
 
 
 def build_app(ctx, snapshots, started: float):
-    from .codebuild import CodeBuildService
-    from .codecommit import CodeCommitService
-    from .codedeploy import CodeDeployService
-    from .codepipeline_control import CodePipelineControl
-    from .codepipeline_runs import CodePipelineRuns
-    from .connections import (
+    from .codebuild.service import CodeBuildService
+    from .codecommit.gitserver import make_git_app
+    from .codecommit.service import CodeCommitService
+    from .codecommit.store import RepoStore
+    from .codeconnections.service import (
         CodeStarConnectionsService,
         ConnectionsService,
         ConnectionStore,
     )
+    from .codedeploy.service import CodeDeployService
+    from .codepipeline.control import CodePipelineControl
+    from .codepipeline.engine.connection_source import PushedRevisions
+    from .codepipeline.engine.flow import Engine
+    from .codepipeline.engine.permissions import RolePermissions
+    from .codepipeline.engine.providers import PROVIDERS
+    from .codepipeline.engine.store import ExecutionStore
+    from .codepipeline.runs import CodePipelineRuns
+    from .codepipeline.store import PipelineStore, pipelines_folder
+    from .codepipeline.triggers import ChangeDetection
     from .dispatch import Dispatcher
-    from .engine.connection_source import PushedRevisions
-    from .engine.flow import Engine
-    from .engine.permissions import RolePermissions
-    from .engine.providers import PROVIDERS
-    from .engine.store import ExecutionStore
-    from .gitserver import make_git_app
     from .labpages import LabPages
     from .motoapp import MotoApp
-    from .pipelinestore import PipelineStore, pipelines_folder
-    from .repostore import RepoStore
-    from .triggers import ChangeDetection
 
     layout = ctx.layout
     repos = RepoStore(layout.repos, config.ACCOUNT, config.REGION)

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .archives import zip_dir
-from .awsjson import now
+from ..archives import zip_dir
+from ..awsjson import now
 from .buildspec import PHASE_NAMES, ArtifactSpec, Buildspec, BuildspecError, Phase
 from .buildspec import load as load_buildspec
 

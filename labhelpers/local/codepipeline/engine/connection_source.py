@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from dulwich.object_store import peel_sha
 
-from ..repostore import BRANCH_PREFIX
+from ...codecommit.store import BRANCH_PREFIX
 from .actions import ActionContext, ActionFailed, Outcome
 from .records import Execution
 from .sources import commit_outcome, require_code_zip, tree_zip

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from .awsjson import AwsError, now
+from ..awsjson import AwsError, now
 from .instance import LocalInstance
 
 log = logging.getLogger("labhelpers.endpoint")

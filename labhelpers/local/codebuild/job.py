@@ -1,7 +1,7 @@
 """One CodeBuild build, run in a thread of its own.
 
 It fetches its sources (an S3 zip, a CodeCommit repository through the endpoint's git server, or nothing)
-into `<state>/builds/<uuid>/work`, runs the buildspec with buildrunner, streams the log to CloudWatch Logs
+into `<state>/builds/<uuid>/work`, runs the buildspec with the runner, streams the log to CloudWatch Logs
 (`/aws/codebuild/<project>`, stream `<uuid>`) and writes its artifacts to S3, all through the endpoint's own
 APIs. The build's environment is the endpoint's dummy identity and CodeBuild's variables, never this
 process's environment.
@@ -25,13 +25,13 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
+from ..archives import ArchiveError, extract_zip
+from ..awsjson import now
 from . import buildspec
-from .archives import ArchiveError, extract_zip
-from .awsjson import now
-from .buildlogs import LogStream
-from .buildprojects import linux_only
-from .buildrunner import BASE_PATH, FAILED, SUCCEEDED, BuildArtifact, BuildResult, run_build
-from .buildstore import BuildStore, end_with_fault
+from .logs import LogStream
+from .projects import linux_only
+from .runner import BASE_PATH, FAILED, SUCCEEDED, BuildArtifact, BuildResult, run_build
+from .store import BuildStore, end_with_fault
 
 log = logging.getLogger("labhelpers.endpoint")
 
@@ -444,7 +444,7 @@ def _closed_phase(phase_type: str, status: str = SUCCEEDED, code: str = "", mess
 
 
 def _container_line(message: str) -> str:
-    """A log line in the CodeBuild agent's style, like buildrunner's."""
+    """A log line in the CodeBuild agent's style, like the runner's."""
     return f"[Container] {datetime.now(UTC):%Y/%m/%d %H:%M:%S.%f} {message}"
 
 

@@ -22,11 +22,11 @@ from labhelpers.validator import (
     validate_shape,
 )
 
-from . import motoapi
-from .awsjson import AwsError
-from .dispatch import JsonService, request_region
-from .paging import page, with_token
-from .pipelinestore import PipelineStore, name_in_use, not_found
+from .. import motoapi
+from ..awsjson import AwsError
+from ..dispatch import JsonService, request_region
+from ..paging import page, with_token
+from .store import PipelineStore, name_in_use, not_found
 
 SERVICE_PRINCIPAL = "codepipeline.amazonaws.com"
 DEFAULT_EXECUTION_MODE = "SUPERSEDED"

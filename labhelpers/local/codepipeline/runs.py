@@ -2,13 +2,13 @@
 
 import re
 
-from .awsjson import AwsError
-from .dispatch import JsonService, request_region
+from ..awsjson import AwsError
+from ..dispatch import JsonService, request_region
+from ..paging import newest_first_key, page, with_token
 from .engine import shapes
 from .engine.flow import Engine
 from .engine.records import Execution
-from .paging import newest_first_key, page, with_token
-from .pipelinestore import PipelineStore
+from .store import PipelineStore
 
 TOKEN = re.compile(r"^[a-zA-Z0-9-]{1,128}$")
 TRANSITION_REASON = re.compile(r"^[a-zA-Z0-9!@ \(\)\.\*\?\-]{1,300}$")

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .awsjson import now
+from ..awsjson import now
 
 log = logging.getLogger("labhelpers.endpoint")
 

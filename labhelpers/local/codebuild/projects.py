@@ -7,7 +7,7 @@ setting answers InvalidInputException naming the field and saying what it takes.
 import functools
 import re
 
-from .awsjson import AwsError
+from ..awsjson import AwsError
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_]{1,149}")
 LOCATIONLESS_SOURCES = {"CODEPIPELINE", "NO_SOURCE"}

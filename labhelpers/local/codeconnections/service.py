@@ -2,7 +2,7 @@
 
 Locally a connection links to nothing outside: it is AVAILABLE as soon as it is created (on AWS it stays
 PENDING until someone completes the handshake in the console), and a CodeStarSourceConnection action that
-names it reads the repository from the endpoint's own git server (see engine/connection_source.py).
+names it reads the repository from the endpoint's own git server (codepipeline/engine/connection_source).
 Both APIs share one set of connections; each names the connections it creates with its own ARN service
 (`codeconnections` or `codestar-connections`). They are kept in one JSON file, so they survive a restart."""
 
@@ -12,9 +12,9 @@ import threading
 import uuid
 from pathlib import Path
 
-from .awsjson import AwsError, now
-from .dispatch import JsonService, request_region
-from .paging import page
+from ..awsjson import AwsError, now
+from ..dispatch import JsonService, request_region
+from ..paging import page
 
 AVAILABLE = "AVAILABLE"
 MAX_TAGS = 200

@@ -20,13 +20,13 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
+from ..archives import ArchiveError, extract_zip
+from ..awsjson import now
+from ..context import EndpointContext
 from .appspec import AppSpec, AppSpecError, load_revision
-from .archives import ArchiveError, extract_zip
-from .awsjson import now
-from .context import EndpointContext
-from .deployrecords import find_target
-from .deployrunner import HEALTH_CONSTRAINTS, MANUAL_STOP, deploy
-from .deploystore import DeploymentFiles, LocalInstances
+from .records import find_target
+from .runner import HEALTH_CONSTRAINTS, MANUAL_STOP, deploy
+from .store import DeploymentFiles, LocalInstances
 
 log = logging.getLogger("labhelpers.endpoint")
 

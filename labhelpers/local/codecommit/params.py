@@ -6,9 +6,9 @@ import re
 
 from dulwich.refs import check_ref_format
 
-from .awsjson import AwsError
-from .gittree import FILE_MODES
-from .repostore import BRANCH_PREFIX
+from ..awsjson import AwsError
+from .store import BRANCH_PREFIX
+from .tree import FILE_MODES
 
 MAX_TAGS = 50
 DEFAULT_AUTHOR = "local-lab-user"

@@ -2,9 +2,9 @@
 
 Applications and deployment groups stay in moto. This service answers the deployment, deployment-target,
 deployment-config and on-premises-instance operations. A deployment's targets are the running moto EC2
-instances whose tags match the group (plus registered on-premises instances; deploytargets); each is a
-local instance under `<state>/instances/<id>`. Deployments run in threads of their own (deployjob); their
-records (deployrecords) are saved on every change (deploystore), and a deployment the endpoint was
+instances whose tags match the group (plus registered on-premises instances; targets); each is a
+local instance under `<state>/instances/<id>`. Deployments run in threads of their own (job); their
+records are saved on every change (store), and a deployment the endpoint was
 running when it stopped is ended Failed at the next start.
 
 The pipeline engine calls `start_deployment()`, `wait()`, `instance_ids()` and `page_url()` in-process.
@@ -20,11 +20,12 @@ import uuid
 
 from botocore.exceptions import ClientError
 
-from . import motoapi
-from .awsjson import AwsError, now
-from .context import EndpointContext
-from .deployjob import DEPLOYMENT_CONFIGS, DeployJobs, end_interrupted, kill_leftover_hooks
-from .deployrecords import (
+from .. import motoapi
+from ..awsjson import AwsError, now
+from ..context import EndpointContext
+from ..dispatch import JsonService, request_region
+from .job import DEPLOYMENT_CONFIGS, DeployJobs, end_interrupted, kill_leftover_hooks
+from .records import (
     deployment_info,
     deployment_target,
     find_target,
@@ -32,7 +33,7 @@ from .deployrecords import (
     new_record,
     target_ids,
 )
-from .deploystore import (
+from .store import (
     DeploymentFiles,
     LocalInstances,
     OnPremisesInstances,
@@ -40,8 +41,7 @@ from .deploystore import (
     instances_folder,
     valid_instance_name,
 )
-from .deploytargets import find_targets, tag_dict, tags_match
-from .dispatch import JsonService, request_region
+from .targets import find_targets, tag_dict, tags_match
 
 DEFAULT_CONFIG = "CodeDeployDefault.OneAtATime"
 ACTIVE = ("Created", "Queued", "InProgress")

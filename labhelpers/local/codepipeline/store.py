@@ -17,8 +17,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .awsjson import AwsError, now
-from .config import ACCOUNT, REGION
+from ..awsjson import AwsError, now
+from ..config import ACCOUNT, REGION
 
 log = logging.getLogger("labhelpers.endpoint")
 

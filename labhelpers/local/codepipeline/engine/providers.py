@@ -2,7 +2,7 @@
 
 import json
 
-from ..awsjson import AwsError
+from ...awsjson import AwsError
 from . import sources
 from .actions import ActionContext, ActionFailed, Outcome, artifact_key
 from .connection_source import codestar_source_connection

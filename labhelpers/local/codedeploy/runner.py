@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from labhelpers.local.appspec import (
+from ..awsjson import now
+from .appspec import (
     MAX_EVENT_SECONDS,
     AppSpec,
     AppSpecError,
@@ -30,8 +31,7 @@ from labhelpers.local.appspec import (
     Permission,
     load_revision,
 )
-from labhelpers.local.awsjson import now
-from labhelpers.local.instance import LocalInstance
+from .instance import LocalInstance
 
 IN_PLACE_EVENTS = (
     "ApplicationStop",

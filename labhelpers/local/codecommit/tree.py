@@ -8,7 +8,7 @@ from dulwich.errors import NotTreeError
 from dulwich.object_store import commit_tree_changes
 from dulwich.objects import S_ISGITLINK, Blob, SubmoduleEncountered, Tree, TreeEntry
 
-from .awsjson import AwsError
+from ..awsjson import AwsError
 
 FILE_MODES = {"NORMAL": 0o100644, "EXECUTABLE": 0o100755, "SYMLINK": 0o120000}
 

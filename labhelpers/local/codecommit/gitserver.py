@@ -4,8 +4,8 @@ from dulwich.errors import HookError, NotGitRepository
 from dulwich.server import Backend
 from dulwich.web import make_wsgi_chain
 
-from .awsjson import AwsError
-from .repostore import BRANCH_PREFIX, RepoStore, check_name
+from ..awsjson import AwsError
+from .store import BRANCH_PREFIX, RepoStore, check_name
 
 URL_PREFIX = "/v1/repos/"
 _ZERO = b"0" * 40

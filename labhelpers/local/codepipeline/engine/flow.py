@@ -11,7 +11,7 @@ import os
 import threading
 import uuid
 
-from ..awsjson import AwsError, now
+from ...awsjson import AwsError, now
 from .actions import ActionContext, ActionFailed, Outcome
 from .permissions import needs
 from .records import ActionRun, Execution, StageRun

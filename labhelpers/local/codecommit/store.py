@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dulwich.repo import Repo
 
-from .awsjson import AwsError, now
+from ..awsjson import AwsError, now
 
 log = logging.getLogger("labhelpers.endpoint")
 

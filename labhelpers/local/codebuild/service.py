@@ -1,10 +1,10 @@
 """CodeBuild on the local endpoint: builds really run; projects stay in moto.
 
 Ours: StartBuild, BatchGetBuilds, StopBuild, RetryBuild, ListBuilds, ListBuildsForProject,
-BatchDeleteBuilds, and CreateProject (moto's, without its demand for a `location` on CODEPIPELINE and
-NO_SOURCE projects). The pipeline engine calls start_pipeline_build(), wait() and stop() in-process.
+BatchDeleteBuilds, and CreateProject and UpdateProject (checked by `projects`, kept by moto). The pipeline
+engine calls start_pipeline_build(), wait() and stop() in-process.
 
-Each build runs in a thread of its own (buildjob.BuildJob), from a Plan fixed when it starts.
+Each build runs in a thread of its own (job.BuildJob), from a Plan fixed when it starts.
 """
 
 import base64
@@ -13,11 +13,12 @@ import shutil
 import threading
 import uuid
 
-from . import buildprojects, motoapi
-from .awsjson import AwsError, now
-from .buildjob import PRIMARY, BuildJob, Plan, Source, Target, end_leftover_processes
-from .buildstore import BuildStore, builds_folder
-from .dispatch import JsonService, request_region
+from .. import motoapi
+from ..awsjson import AwsError, now
+from ..dispatch import JsonService, request_region
+from . import projects
+from .job import PRIMARY, BuildJob, Plan, Source, Target, end_leftover_processes
+from .store import BuildStore, builds_folder
 
 OPERATIONS = {
     "CreateProject",
@@ -83,9 +84,9 @@ class CodeBuildService(JsonService):
     # -- projects (kept in moto) ---------------------------------------------------------------------
 
     def create_project(self, params):
-        """CreateProject: the checks are ours (buildprojects), moto keeps the project."""
+        """CreateProject: the checks are ours (projects), moto keeps the project."""
         region = request_region()
-        buildprojects.check_project(params, self.ctx.account)
+        projects.check_project(params, self.ctx.account)
         _check_variables(params["environment"].get("environmentVariables") or [])
         defaults = {
             "timeoutInMinutes": DEFAULT_TIMEOUT_MINUTES,
@@ -107,7 +108,7 @@ class CodeBuildService(JsonService):
         name = _required(params, "name")
         self._project(name, region)  # ResourceNotFoundException for an unknown project
         changes = {key: value for key, value in params.items() if key in _UPDATABLE}
-        buildprojects.check_changes(changes, self.ctx.account)
+        projects.check_changes(changes, self.ctx.account)
         _check_variables((changes.get("environment") or {}).get("environmentVariables") or [])
         answer = motoapi.update_codebuild_project(
             self.ctx.account, region, name, {**changes, "lastModifiedDate": now()}

@@ -7,7 +7,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from ..awsjson import now
+from ...awsjson import now
 from .records import Execution
 
 log = logging.getLogger("labhelpers.endpoint")

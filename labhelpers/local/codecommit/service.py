@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 from dulwich.objects import S_ISGITLINK, Blob, Commit, Tag, Tree, TreeEntry, format_timezone
 
-from .awsjson import AwsError
-from .codecommit_params import (
+from ..awsjson import AwsError
+from ..dispatch import JsonService
+from .params import (
     FULL_ID,
     blob_content,
     branch_name,
@@ -25,9 +26,8 @@ from .codecommit_params import (
     repo_path,
     required,
 )
-from .dispatch import JsonService
-from .gittree import FILE_MODES, TreeEdit, changed_entries, mode_name, tree_entry
-from .repostore import BRANCH_PREFIX, RepoStore, check_name
+from .store import BRANCH_PREFIX, RepoStore, check_name
+from .tree import FILE_MODES, TreeEdit, changed_entries, mode_name, tree_entry
 
 MAX_FILE_BYTES = 6 * 1024 * 1024
 MAX_FILE_ENTRIES = 100

@@ -6,8 +6,8 @@ target instance with its status and lifecycle events.
 
 import copy
 
-from .awsjson import AwsError
-from .deployrunner import lifecycle_event_names
+from ..awsjson import AwsError
+from .runner import lifecycle_event_names
 
 INSTANCE_LABEL = "Blue"  # what in-place deployments label their instances
 

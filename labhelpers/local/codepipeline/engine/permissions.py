@@ -6,7 +6,7 @@ import random
 
 from labhelpers.iam_rules import action_grants
 
-from .. import motoapi
+from ... import motoapi
 from .actions import ActionFailed
 
 

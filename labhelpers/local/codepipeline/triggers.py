@@ -32,13 +32,13 @@ from datetime import UTC, datetime
 from dulwich.diff_tree import tree_changes
 from dulwich.object_store import peel_sha
 
-from . import motoapi
-from .awsjson import AwsError
-from .connections import ConnectionStore
+from .. import motoapi
+from ..awsjson import AwsError
+from ..codecommit.store import RepoStore
+from ..codeconnections.service import ConnectionStore
 from .engine.connection_source import PushedRevision, PushedRevisions, local_repository
 from .engine.flow import CALLER, Engine
-from .pipelinestore import PipelineStore
-from .repostore import RepoStore
+from .store import PipelineStore
 
 log = logging.getLogger("labhelpers.endpoint")
 REF_KINDS = {"refs/heads/": "branch", "refs/tags/": "tag"}

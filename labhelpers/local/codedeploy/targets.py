@@ -1,8 +1,8 @@
 """Which instances a CodeDeploy deployment group targets: its tag filters and tag sets matched against
 the running moto EC2 instances and the registered on-premises instances."""
 
-from .context import EndpointContext
-from .deploystore import OnPremisesInstances
+from ..context import EndpointContext
+from .store import OnPremisesInstances
 
 
 def find_targets(

@@ -1,0 +1,1 @@
+"""CodeCommit: ours entirely: bare git repositories on disk, git over HTTP, and the API over them."""
