@@ -7,7 +7,9 @@ lh.runs.wait(lab, execution_id)     # the execution when it ends
 The state is plain data (`Snapshot`, `Approval`) read through boto3; widgets only show it.
 """
 
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -23,11 +25,21 @@ __all__ = [
     "approval",
     "deployed_pages",
     "has_widget_frontend",
+    "show_live_views_with",
     "snapshot",
     "start",
     "wait",
     "watch",
 ]
+# What `watch` shows in Jupyter: a view class that widgets register here, so the widgets depend on this
+# module and never the reverse. Until one is registered, `watch` prints the article's status lines.
+_live_views: list[Callable] = []
+
+
+def show_live_views_with(view_class: Callable) -> None:
+    """Make `watch` show a `view_class()` in Jupyter (labhelpers registers widgets.PipelineView)."""
+    _live_views[:] = [view_class]
+
 
 ENDED = ("Succeeded", "Failed", "Stopped", "Superseded", "Cancelled")
 NOT_RUN = "None"
@@ -390,11 +402,8 @@ def has_widget_frontend() -> bool:
     >>> has_widget_frontend()
     False
     """
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
+    ipython = sys.modules.get("IPython")  # a kernel has imported it; importing it here would cost ~0.2 s
+    shell = ipython.get_ipython() if ipython else None
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
@@ -423,8 +432,8 @@ def watch(
     deadline = time.monotonic() + timeout
     execution_id = execution_id or reader.latest(deadline)
     handle = None
-    if view is None and has_widget_frontend():
-        view, handle = _displayed_view()
+    if view is None and _live_views and has_widget_frontend():
+        view, handle = _displayed_view(_live_views[0])
     backoff, shown, printed = _Backoff(lab), None, None
     while True:
         snap = reader.snapshot(execution_id)
@@ -447,12 +456,10 @@ def watch(
         backoff.sleep(deadline)
 
 
-def _displayed_view():
+def _displayed_view(view_class: Callable):
     from IPython.display import display
 
-    from .widgets.pipeline_view import PipelineView
-
-    view = PipelineView()
+    view = view_class()
     return view, display(view, display_id=True)
 
 

@@ -12,7 +12,7 @@ import html
 
 import ipywidgets as widgets
 
-from labhelpers.runs import ActionSnapshot, Snapshot, StageSnapshot
+from labhelpers.runs import ActionSnapshot, Snapshot, StageSnapshot, show_live_views_with
 
 __all__ = ["PipelineView", "render_html", "render_text"]
 
@@ -188,3 +188,6 @@ class PipelineView:
         bundle = self.widget._repr_mimebundle_(**kwargs)
         bundle.update({"text/plain": repr(self), "text/html": self._repr_html_()})
         return bundle
+
+
+show_live_views_with(PipelineView)
