@@ -143,8 +143,8 @@ def main() -> None:
     running = process.start(layout)
     try:
         session = boto3.Session(
-            aws_access_key_id=config.ACCESS_KEY,
-            aws_secret_access_key=config.SECRET_KEY,
+            aws_access_key_id=config.credentials(layout).access_key,
+            aws_secret_access_key=config.credentials(layout).secret_key,
             region_name=config.REGION,
         )
         lab = Lab("local", config.ACCOUNT, config.REGION, session, endpoint_url=running.url)

@@ -52,7 +52,8 @@ class Bench:
             "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_TERMINAL_PROMPT": "0",
         }
-        session = boto3.Session(aws_access_key_id=config.ACCESS_KEY, aws_secret_access_key=config.SECRET_KEY)
+        keys = config.credentials(self.layout)
+        session = boto3.Session(aws_access_key_id=keys.access_key, aws_secret_access_key=keys.secret_key)
         settings = Config(retries={"max_attempts": 1})
         self.client = lambda service: session.client(
             service, endpoint_url=self.url, region_name=config.REGION, config=settings

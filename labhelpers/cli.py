@@ -1,4 +1,5 @@
-"""`labhelpers local start|stop|status|url|env|reset|logs` (also `python -m labhelpers`)."""
+"""`labhelpers local start|stop|status|url|env|reset|logs` (also `python -m labhelpers`), and
+`labhelpers git-credential`, the git credential helper that `local env` and `connect()` set up."""
 
 import argparse
 import os
@@ -85,9 +86,22 @@ def _logs(args):
     print(process.tail(_layout(args), args.lines))
 
 
+def _git_credential(args):
+    """git's credential helper protocol: answer `get` with the lab's git credentials; store and erase are
+    no-ops (the credentials live in the state folder)."""
+    sys.stdin.read()  # the request's protocol, host and path: git asks for the endpoint's URL only
+    if args.operation == "get":
+        keys = config.credentials(_layout(args))
+        print(f"username={config.GIT_USER}\npassword={keys.git_password}\n")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="labhelpers", description="The codepipeline-lab helper CLI.")
     groups = top.add_subparsers(dest="group", required=True)
+    helper = groups.add_parser("git-credential", help="git's credential helper for the local endpoint")
+    helper.set_defaults(handler=_git_credential)
+    helper.add_argument("--home", help="state folder (default: $LABHELPERS_HOME or ~/.labhelpers)")
+    helper.add_argument("operation", choices=["get", "store", "erase"])
     local = groups.add_parser("local", help="the local AWS endpoint")
     commands = local.add_subparsers(dest="command", required=True)
     for name, handler, text in [

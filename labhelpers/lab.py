@@ -253,8 +253,9 @@ def _connect_local(region, prefix, home) -> Lab:
         [scripts, *(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != scripts)]
     )
     _point_environ(values, config.cleared_names(os.environ))
+    keys = config.credentials(layout)
     session = boto3.Session(
-        aws_access_key_id=config.ACCESS_KEY, aws_secret_access_key=config.SECRET_KEY, region_name=region
+        aws_access_key_id=keys.access_key, aws_secret_access_key=keys.secret_key, region_name=region
     )
     return Lab("local", config.ACCOUNT, region, session, prefix, running.url)
 

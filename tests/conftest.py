@@ -1,15 +1,22 @@
 """Fixtures that start the real local endpoint and drive it with real boto3, the aws CLI and git."""
 
+import json
 import os
+import shutil
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 from labhelpers.local import config, process
 
@@ -31,15 +38,54 @@ class Endpoint:
         base["GIT_TERMINAL_PROMPT"] = "0"
         return {**base, **config.client_env(self.url, self.layout)}
 
+    @property
+    def keys(self) -> config.Credentials:
+        """The lab's credentials for this endpoint's state folder."""
+        return config.credentials(self.layout)
+
+    def context(self, folder: Path):
+        """An EndpointContext of a state folder of its own (`folder`) that calls this endpoint with its keys:
+        for in-process services of a test's own."""
+        from labhelpers.local.context import EndpointContext
+
+        layout = config.Layout(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(self.layout.credentials, layout.credentials)
+        made = EndpointContext(layout)
+        made.url = self.url
+        return made
+
     def client(self, service: str):
         return boto3.client(
             service,
             endpoint_url=self.url,
             region_name=config.REGION,
-            aws_access_key_id=config.ACCESS_KEY,
-            aws_secret_access_key=config.SECRET_KEY,
+            aws_access_key_id=self.keys.access_key,
+            aws_secret_access_key=self.keys.secret_key,
             config=Config(retries={"max_attempts": 1, "mode": "standard"}),
         )
+
+    def call(
+        self, target: str, body, *, service: str, region: str = config.REGION, headers: dict | None = None
+    ) -> tuple[int, dict]:
+        """POST `body` (bytes, or JSON-able) to awsJson operation `target` (Prefix.Operation), signed with the
+        lab's keys as boto3 signs, past botocore's own validation: (status, the answer's JSON)."""
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        request = AWSRequest(
+            method="POST",
+            url=f"{self.url}/",
+            data=data,
+            headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"},
+        )
+        SigV4Auth(Credentials(self.keys.access_key, self.keys.secret_key), service, region).add_auth(request)
+        sent = urllib.request.Request(
+            request.url, data=data, headers={**dict(request.headers), **(headers or {})}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(sent, timeout=60) as answer:
+                return answer.status, _json_or_text(answer.read())
+        except urllib.error.HTTPError as error:
+            return error.code, _json_or_text(error.read())
 
     def aws(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run the real aws CLI against this endpoint."""
@@ -50,6 +96,13 @@ class Endpoint:
         if check and result.returncode != 0:
             raise AssertionError(f"{argv} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result
+
+
+def _json_or_text(body: bytes) -> dict:
+    try:
+        return json.loads(body or b"{}")
+    except ValueError:
+        return {"text": body.decode(errors="replace")}
 
 
 def start_endpoint(home: Path) -> Endpoint:

@@ -149,3 +149,31 @@ def test_extract_without_unix_modes_uses_default_permissions(tmp_path):
 def test_not_a_zip(tmp_path):
     with pytest.raises(ArchiveError, match="not a zip"):
         extract_zip(b"hello", tmp_path)
+
+
+def test_zip_stores_a_link_inside_the_folder_as_a_link(tmp_path):
+    make_tree(tmp_path / "in")
+    (tmp_path / "in" / "home.html").symlink_to("index.html")
+    data = zip_dir(tmp_path / "in")
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        link = zf.getinfo("home.html")
+        assert stat.S_ISLNK(link.external_attr >> 16) and zf.read(link) == b"index.html"
+    extract_zip(data, tmp_path / "out")
+    assert os.readlink(tmp_path / "out" / "home.html") == "index.html"
+
+
+@pytest.mark.parametrize("how", ["a link to a file", "a file in a linked folder"])
+def test_zip_refuses_what_leads_outside_the_folder_and_never_reads_it(tmp_path, how):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "shadow").write_text("host secret")
+    make_tree(tmp_path / "in")
+    if how == "a link to a file":
+        (tmp_path / "in" / "shadow").symlink_to(outside / "shadow")
+        files = None
+    else:
+        (tmp_path / "in" / "etc").symlink_to(outside)
+        files = ["index.html", "etc/shadow"]
+    with pytest.raises(ArchiveError, match="leads outside") as refused:
+        zip_dir(tmp_path / "in", files=files)
+    assert "shadow" in str(refused.value)

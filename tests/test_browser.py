@@ -10,32 +10,16 @@ import socket
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
+from browser_kit import chromium, needs_chromium
 from notebook_kit import NOTEBOOKS, ROOT, execute, lab_bin, lab_environment, lab_path
 
 from labhelpers.local import config, process
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 NOTEBOOK = "03_run_the_pipeline.ipynb"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="the browser test needs Debian's chromium at /usr/bin/chromium (apt-get install chromium); "
-    ".ci/run installs it",
-)
+pytestmark = needs_chromium
 
 
 def free_port() -> int:
@@ -96,41 +80,35 @@ def jupyterlab(tmp_path):
 
 
 def test_run_the_pipeline_notebook_in_a_real_jupyterlab(jupyterlab):
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        try:
-            page.goto(f"{jupyterlab}/lab/tree/{NOTEBOOK}")
-            page.wait_for_function(
-                "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                " && window.jupyterapp.shell.currentWidget.sessionContext"
-                " && window.jupyterapp.shell.currentWidget.sessionContext.session",
-                timeout=90_000,
-            )
-            page.evaluate("async () => { await window.jupyterapp.shell.currentWidget.sessionContext.ready; }")
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            page.wait_for_function(
-                """() => {
-                    const panel = window.jupyterapp.shell.currentWidget;
-                    const kernel = panel.sessionContext.session.kernel;
-                    const cells = panel.content.widgets.filter(c => c.model.type === 'code');
-                    return kernel.status === 'idle' && cells.every(c => c.model.executionCount !== null);
-                }""",
-                timeout=180_000,
-                polling=500,
-            )
-            page.screenshot(path=str(ARTIFACTS / "03_run_the_pipeline.png"), full_page=True)
-            errors = page.locator('[data-mime-type="application/vnd.jupyter.error"]').count()
-            view = page.locator(".lab-pipeline-view").last
-            view.wait_for(state="attached", timeout=30_000)
-            view.scroll_into_view_if_needed()  # JupyterLab skips drawing cells out of sight
-            text = view.inner_text()
-            page.screenshot(path=str(ARTIFACTS / "03_pipeline_view.png"))
-        finally:
-            browser.close()
+        page.goto(f"{jupyterlab}/lab/tree/{NOTEBOOK}")
+        page.wait_for_function(
+            "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+            " && window.jupyterapp.shell.currentWidget.sessionContext"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session",
+            timeout=90_000,
+        )
+        page.evaluate("async () => { await window.jupyterapp.shell.currentWidget.sessionContext.ready; }")
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        page.wait_for_function(
+            """() => {
+                const panel = window.jupyterapp.shell.currentWidget;
+                const kernel = panel.sessionContext.session.kernel;
+                const cells = panel.content.widgets.filter(c => c.model.type === 'code');
+                return kernel.status === 'idle' && cells.every(c => c.model.executionCount !== null);
+            }""",
+            timeout=180_000,
+            polling=500,
+        )
+        page.screenshot(path=str(ARTIFACTS / "03_run_the_pipeline.png"), full_page=True)
+        errors = page.locator('[data-mime-type="application/vnd.jupyter.error"]').count()
+        view = page.locator(".lab-pipeline-view").last
+        view.wait_for(state="attached", timeout=30_000)
+        view.scroll_into_view_if_needed()  # JupyterLab skips drawing cells out of sight
+        text = view.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "03_pipeline_view.png"))
     assert errors == 0, "a cell of 03_run_the_pipeline failed in JupyterLab (see the screenshot)"
     for stage in ("Source", "Build", "Deploy"):
         assert stage in text

@@ -16,7 +16,6 @@ from conftest import start_endpoint
 from labhelpers.local import config, process
 from labhelpers.local.awsjson import AwsError
 from labhelpers.local.codebuild.service import CodeBuildService
-from labhelpers.local.context import EndpointContext
 
 ROLE = f"arn:aws:iam::{config.ACCOUNT}:role/lab-codebuild"
 ENVIRONMENT = {
@@ -292,6 +291,32 @@ def test_a_windows_project_is_kept_and_its_build_fails_at_once_saying_why(cb, un
     assert "BUILD" not in phases and "DOWNLOAD_SOURCE" not in phases  # nothing ran under bash
 
 
+def test_a_link_out_of_the_build_folder_fails_the_upload_and_never_reaches_s3(cb, endpoint, bucket, unique):
+    secret = Path(f"/tmp/lab-host-secret-{unique}")
+    secret.write_text("a file of the host's\n")
+    try:
+        name = f"link-{unique}"
+        spec = buildspec(
+            f"ln -s {secret} stolen.txt", "echo mine > mine.txt", tail="artifacts:\n  files: ['**/*']\n"
+        )
+        create_project(
+            cb,
+            name,
+            {"type": "NO_SOURCE", "buildspec": spec},
+            {"type": "S3", "location": bucket, "name": "out.zip"},
+        )
+        build = wait_for(cb, cb.start_build(projectName=name)["build"]["id"])
+    finally:
+        secret.unlink()
+    assert build["buildStatus"] == "FAILED"
+    upload = next(phase for phase in build["phases"] if phase["phaseType"] == "UPLOAD_ARTIFACTS")
+    assert upload["phaseStatus"] == "FAILED"
+    assert (
+        "'stolen.txt'" in upload["contexts"][0]["message"] and "outside" in upload["contexts"][0]["message"]
+    )
+    assert "Contents" not in endpoint.client("s3").list_objects_v2(Bucket=bucket, Prefix=name)
+
+
 def test_s3_source_secrets_and_s3_artifacts(cb, endpoint, bucket, unique):
     s3 = endpoint.client("s3")
     endpoint.client("ssm").put_parameter(Name=f"/lab/{unique}/color", Value="teal", Type="String")
@@ -533,19 +558,26 @@ def test_build_sees_the_endpoint_identity_never_the_users_environment(monkeypatc
     try:
         cb = own.client("codebuild")
         name = f"env-{unique}"
-        spec = buildspec("env | sort", "aws sts get-caller-identity --query Account --output text")
+        spec = buildspec(
+            "env | sort",
+            "aws sts get-caller-identity --query Account --output text",
+            "echo endpoint environment:; tr '\\0' '\\n' < /proc/$PPID/environ",  # the endpoint runs the shell
+        )
         create_project(cb, name, {"type": "NO_SOURCE", "buildspec": spec})
         build = wait_for(cb, cb.start_build(projectName=name)["build"]["id"])
         assert build["buildStatus"] == "SUCCEEDED", build["phases"]
         text = log_text(own, build)
     finally:
         process.stop(own.layout)
-    assert f"AWS_SECRET_ACCESS_KEY={config.SECRET_KEY}\n" in text
+    assert f"AWS_SECRET_ACCESS_KEY={own.keys.secret_key}\n" in text
     assert f"AWS_ENDPOINT_URL={own.url}\n" in text
     assert f"CODEBUILD_BUILD_ID={build['id']}\n" in text
     assert f"\n{config.ACCOUNT}\n" in text  # the build's aws CLI reached the local endpoint
     for leaked in ("bogus-user-secret", "users-profile", "LAB_TEST_SENTINEL", "from-the-users-shell"):
         assert leaked not in text
+    endpoint_environment = text.partition("endpoint environment:\n")[2]
+    assert "PATH=" in endpoint_environment, "the build read the endpoint's own environment"
+    assert "AWS_SECRET_ACCESS_KEY" not in endpoint_environment and "AWS_PROFILE" not in endpoint_environment
 
 
 def test_a_build_running_when_the_endpoint_stops_ends_as_fault(fresh_endpoint, unique):
@@ -587,9 +619,7 @@ def test_a_build_running_when_the_endpoint_stops_ends_as_fault(fresh_endpoint, u
 @pytest.fixture
 def service(endpoint, tmp_path):
     """A CodeBuild service of the test's own (projects in this process's moto), talking to the endpoint."""
-    ctx = EndpointContext(config.Layout(tmp_path / "service"))
-    ctx.url = endpoint.url
-    return CodeBuildService(ctx, page_size=2)
+    return CodeBuildService(endpoint.context(tmp_path / "service"), page_size=2)
 
 
 def pipeline_project(service, name: str, spec: str | None = None) -> None:

@@ -132,8 +132,8 @@ def test_missing_required_parameters_are_codecommit_errors_not_500(endpoint):
         "codecommit",
         endpoint_url=endpoint.url,
         region_name=config.REGION,
-        aws_access_key_id=config.ACCESS_KEY,
-        aws_secret_access_key=config.SECRET_KEY,
+        aws_access_key_id=endpoint.keys.access_key,
+        aws_secret_access_key=endpoint.keys.secret_key,
         config=Config(parameter_validation=False, retries={"max_attempts": 1}),
     )
     assert error_code(raw.get_repository) == "RepositoryNameRequiredException"

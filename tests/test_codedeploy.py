@@ -23,7 +23,6 @@ from labhelpers.local.archives import zip_dir
 from labhelpers.local.codedeploy.instance import namespace_problem
 from labhelpers.local.codedeploy.runner import IN_PLACE_EVENTS
 from labhelpers.local.codedeploy.service import CodeDeployService
-from labhelpers.local.context import EndpointContext
 from labhelpers.roles import trust_policy
 
 DEMO_APP = Path(labhelpers.__file__).parent / "demo_app"
@@ -515,8 +514,8 @@ def test_requests_codedeploy_refuses(lab, endpoint):
         "codedeploy",
         endpoint_url=endpoint.url,
         region_name="us-east-1",
-        aws_access_key_id=config.ACCESS_KEY,
-        aws_secret_access_key=config.SECRET_KEY,
+        aws_access_key_id=endpoint.keys.access_key,
+        aws_secret_access_key=endpoint.keys.secret_key,
     )
     assert error_of(elsewhere.get_deployment, deploymentId=deployment)[0] == "DeploymentDoesNotExistException"
 
@@ -593,9 +592,7 @@ def test_the_aws_cli_creates_and_reads_a_deployment(lab, endpoint):
 
 def test_the_engine_api_starts_and_waits_in_process(lab, endpoint, tmp_path):
     """The pipeline engine's calls, on a service of the test's own that speaks to the endpoint."""
-    ctx = EndpointContext(config.Layout(tmp_path / "home"))
-    ctx.url = endpoint.url
-    service = CodeDeployService(ctx)
+    service = CodeDeployService(endpoint.context(tmp_path / "home"))
     group, (instance,) = lab.group()
     files = {"appspec.yml": appspec({"ValidateService": ""}), "index.html": "x\n"}
     files["scripts/ValidateService.sh"] = (

@@ -9,10 +9,7 @@ from types import SimpleNamespace
 
 import boto3
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from conftest import start_endpoint
 
@@ -50,8 +47,8 @@ def client(endpoint, service: str, region: str = config.REGION, **config_options
         service,
         endpoint_url=endpoint.url,
         region_name=region,
-        aws_access_key_id=config.ACCESS_KEY,
-        aws_secret_access_key=config.SECRET_KEY,
+        aws_access_key_id=endpoint.keys.access_key,
+        aws_secret_access_key=endpoint.keys.secret_key,
         config=Config(retries={"max_attempts": 1}, **config_options),
     )
 
@@ -83,20 +80,7 @@ def declaration(name: str, **changes) -> dict:
 
 def raw_call(endpoint, operation: str, body, region: str = config.REGION) -> tuple[int, dict]:
     """POST `body` (bytes, or JSON-able) signed like boto3 would, bypassing botocore's own validation."""
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = AWSRequest(
-        method="POST",
-        url=f"{endpoint.url}/",
-        data=data,
-        headers={"X-Amz-Target": f"{TARGET}.{operation}", "Content-Type": "application/x-amz-json-1.1"},
-    )
-    SigV4Auth(Credentials(config.ACCESS_KEY, config.SECRET_KEY), "codepipeline", region).add_auth(request)
-    prepared = urllib.request.Request(request.url, data=data, headers=dict(request.headers), method="POST")
-    try:
-        with urllib.request.urlopen(prepared, timeout=30) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return endpoint.call(f"{TARGET}.{operation}", body, service="codepipeline", region=region)
 
 
 def error_of(call, *args, **kwargs) -> dict:
@@ -460,10 +444,12 @@ def test_client_validation_off_still_gets_the_service_verdict(endpoint, cp):
     assert "Value null at 'pipeline.roleArn' failed to satisfy constraint" in failed["Message"]
 
 
-def test_unimplemented_operations_and_base_methods_answer_501(endpoint):
-    for operation in ("DeregisterWebhookWithThirdParty", "Handle", "Owns"):
+def test_unimplemented_operations_answer_501_and_base_methods_are_unknown(endpoint):
+    status, answer = raw_call(endpoint, "DeregisterWebhookWithThirdParty", {})
+    assert (status, answer["__type"]) == (501, "NotImplemented")
+    for operation in ("Handle", "Owns"):  # methods of the service class, not CodePipeline operations
         status, answer = raw_call(endpoint, operation, {})
-        assert (status, answer["__type"]) == (501, "NotImplemented")
+        assert (status, answer["__type"]) == (400, "UnknownOperationException")
 
 
 def test_unknown_region_in_the_signature(endpoint):

@@ -16,8 +16,8 @@ from labhelpers.local import config
 
 def make_lab(endpoint) -> Lab:
     session = boto3.Session(
-        aws_access_key_id=config.ACCESS_KEY,
-        aws_secret_access_key=config.SECRET_KEY,
+        aws_access_key_id=endpoint.keys.access_key,
+        aws_secret_access_key=endpoint.keys.secret_key,
         region_name=config.REGION,
     )
     return Lab("local", config.ACCOUNT, config.REGION, session, endpoint_url=endpoint.url)

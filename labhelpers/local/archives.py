@@ -44,7 +44,8 @@ def zip_dir(folder: StrPath, *, files: Iterable[str | tuple[str, StrPath]] | Non
 
     `files` defaults to every file under `folder`. Otherwise each item is a path relative to `folder`,
     or a pair (name in the archive, file path); a relative file path is taken from `folder`.
-    Unix permission bits are stored; directories get no entries of their own.
+    Unix permission bits are stored; directories get no entries of their own. A symbolic link is stored
+    as a link (as `zip --symlinks` does); one that leads outside `folder` is refused, never followed.
     """
     base = Path(folder)
     if files is None:
@@ -61,8 +62,26 @@ def zip_dir(folder: StrPath, *, files: Iterable[str | tuple[str, StrPath]] | Non
             if name in seen:
                 raise ArchiveError(f"two files would be stored as {name!r} in the zip")
             seen.add(name)
-            zf.write(path, name)
+            checked_file(path, base, name)
+            if Path(path).is_symlink():
+                link = zipfile.ZipInfo(name)
+                link.create_system, link.external_attr = 3, (stat.S_IFLNK | 0o777) << 16
+                zf.writestr(link, os.readlink(path))
+            else:
+                zf.write(path, name)
     return buffer.getvalue()
+
+
+def checked_file(path: StrPath, folder: StrPath, name: str) -> None:
+    """Refuse a file that is, or lies in, a symbolic link leading outside `folder` (a file named outside
+    `folder` on purpose is the caller's choice)."""
+    real = os.path.realpath(path)
+    if real != os.path.abspath(path) and not _is_inside(real, Path(folder).resolve()):
+        raise ArchiveError(
+            f"refusing {name!r}: it is a symbolic link (or lies in one) that leads outside the artifact's "
+            f"folder, to {real}. Artifacts never carry files from outside their folder: "
+            "copy the file into the build's folder instead."
+        )
 
 
 def _files_under(folder: Path) -> list[Path]:

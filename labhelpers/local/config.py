@@ -1,12 +1,17 @@
 """Where the local endpoint keeps its state, and the identity it presents."""
 
+import json
 import os
+import secrets
+import shlex
+import string
+import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ACCOUNT = "111122223333"
 REGION = "ap-southeast-1"
-ACCESS_KEY = "local-lab-access-key"
-SECRET_KEY = "local-lab-secret-key"
+GIT_USER = f"lab-at-{ACCOUNT}"  # CodeCommit's HTTPS git credentials are named <user>-at-<account>
 
 
 def home(path: str | os.PathLike | None = None) -> Path:
@@ -29,20 +34,73 @@ class Layout:
         self.repos = self.state / "repos"
         self.work = self.state / "work"
         self.empty_aws_config = root / "aws-config-empty"
+        self.credentials = root / "credentials.json"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The lab's own keys: every AWS request is signed with them, every git request carries the git pair."""
+
+    access_key: str
+    secret_key: str
+    git_password: str
+
+
+def credentials(layout: Layout) -> Credentials:
+    """The state folder's credentials, made at random on first use and kept readable by its owner only."""
+    try:
+        return Credentials(**json.loads(layout.credentials.read_text()))
+    except FileNotFoundError:
+        pass
+    alphabet = string.ascii_uppercase + string.digits
+    made = Credentials(
+        access_key="AKIA" + "".join(secrets.choice(alphabet) for _ in range(16)),
+        secret_key=secrets.token_urlsafe(30),
+        git_password=secrets.token_urlsafe(33),
+    )
+    layout.root.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(layout.credentials, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made them first
+        return Credentials(**json.loads(layout.credentials.read_text()))
+    with os.fdopen(fd, "w") as file:
+        json.dump(asdict(made), file)
+    return made
 
 
 def client_env(url: str, layout: Layout, region: str = REGION) -> dict[str, str]:
-    """The environment that points boto3, the aws CLI and builds at the endpoint, never at AWS.
+    """The environment that points boto3, the aws CLI, git and builds at the endpoint, never at AWS.
 
-    The user's ~/.aws files are swapped for empty ones so no profile can redirect a call."""
+    The user's ~/.aws files are swapped for empty ones so no profile can redirect a call; git asks the
+    lab's credential helper for the endpoint's URL only."""
+    keys = credentials(layout)
+    return {
+        **endpoint_env(url, layout, region),
+        "AWS_ACCESS_KEY_ID": keys.access_key,
+        "AWS_SECRET_ACCESS_KEY": keys.secret_key,
+        **git_env(url, layout),
+    }
+
+
+def endpoint_env(url: str, layout: Layout, region: str = REGION) -> dict[str, str]:
+    """The endpoint and the Region, no credentials (what a deploy hook gets)."""
     return {
         "AWS_ENDPOINT_URL": url,
         "AWS_CONFIG_FILE": str(layout.empty_aws_config),
         "AWS_SHARED_CREDENTIALS_FILE": str(layout.empty_aws_config),
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+    }
+
+
+def git_env(url: str, layout: Layout) -> dict[str, str]:
+    """git configuration in the environment: the lab's credential helper, for the endpoint's URL only."""
+    home = shlex.quote(str(layout.root))
+    helper = f"!{shlex.quote(sys.executable)} -m labhelpers git-credential --home {home}"
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"credential.{url}.helper",
+        "GIT_CONFIG_VALUE_0": helper,
     }
 
 

@@ -18,8 +18,9 @@ class EndpointContext:
         self.url = ""  # set once the server is bound, before it serves a request
         self._clients: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
+        keys = config.credentials(layout)
         self._session = boto3.Session(
-            aws_access_key_id=config.ACCESS_KEY, aws_secret_access_key=config.SECRET_KEY
+            aws_access_key_id=keys.access_key, aws_secret_access_key=keys.secret_key
         )
 
     def client(self, service: str, region: str = config.REGION):
@@ -32,6 +33,42 @@ class EndpointContext:
                 )
             return self._clients[key]
 
-    def process_env(self, region: str = config.REGION) -> dict[str, str]:
-        """Environment for builds and hooks: the endpoint and dummy credentials, nothing of the user's."""
+    def build_env(self, region: str = config.REGION) -> dict[str, str]:
+        """What a build gets of the lab: the endpoint, the lab's keys (builds call AWS, as their role lets
+        them on AWS) and git's credentials; nothing of the user's."""
         return config.client_env(self.url, self.layout, region)
+
+    def hook_env(self, region: str = config.REGION) -> dict[str, str]:
+        """What a deploy hook gets of the lab: the endpoint and its Region, no credentials."""
+        return config.endpoint_env(self.url, self.layout, region)
+
+
+class StopSignal(threading.Event):
+    """A stop request (`set()`) that a watcher waits on together with the end of its work.
+
+    `watch()` gives the watcher an event of its own, set by the stop request, or by the work's owner once
+    the work is over: no watcher thread outlives its work."""
+
+    def __init__(self):
+        super().__init__()
+        self._watchers: set[threading.Event] = set()
+        self._watchers_lock = threading.Lock()
+
+    def set(self) -> None:
+        with self._watchers_lock:
+            super().set()
+            watchers = list(self._watchers)
+        for watcher in watchers:
+            watcher.set()
+
+    def watch(self) -> threading.Event:
+        watcher = threading.Event()
+        with self._watchers_lock:
+            self._watchers.add(watcher)
+            if self.is_set():
+                watcher.set()
+        return watcher
+
+    def forget(self, watcher: threading.Event) -> None:
+        with self._watchers_lock:
+            self._watchers.discard(watcher)

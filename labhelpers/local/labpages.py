@@ -12,6 +12,7 @@ from .dispatch import json_response
 from .inventory import deployment_counts, moto_counts, pipeline_count
 
 INSTANCE_PAGES = "/_lab/instances/"
+SANDBOX = "sandbox allow-scripts allow-forms allow-popups allow-modals"
 
 
 class LabPages:
@@ -94,7 +95,14 @@ class LabPages:
         length = str(len(body))
         start_response(
             "200 OK",
-            [("Content-Type", content_type), ("Content-Length", length), ("Cache-Control", "no-cache")],
+            [
+                ("Content-Type", content_type),
+                ("Content-Length", length),
+                ("Cache-Control", "no-cache"),
+                # A deployed page is the learner's app, not the lab's: its scripts run in an opaque origin,
+                # so whatever they send the endpoint carries Origin: null, and the endpoint refuses it.
+                ("Content-Security-Policy", SANDBOX),
+            ],
         )
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 

@@ -110,8 +110,18 @@ def start(layout: config.Layout) -> Running:
         return _spawn(layout)
 
 
+# The endpoint's environment, an allowlist: it runs code, so it holds nothing else of the shell that
+# started it (no AWS keys, tokens or profiles: /proc/<pid>/environ keeps what a process started with).
+KEPT_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "PYTHONPATH", "LD_LIBRARY_PATH")
+KEPT_ENV += ("LABHELPERS_HOME", "LAB_LOCAL_PORT")
+
+
+def endpoint_environment(environ) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if k in KEPT_ENV or k.startswith("LC_")}
+
+
 def _spawn(layout: config.Layout) -> Running:
-    env = {k: v for k, v in os.environ.items() if k not in config.cleared_names(os.environ)}
+    env = endpoint_environment(os.environ)
     with open(layout.log_file, "ab") as log:
         child = subprocess.Popen(
             [sys.executable, "-m", "labhelpers.local.server", "--home", str(layout.root)],

@@ -22,8 +22,7 @@ def _prepare_environment(layout: config.Layout):
     os.environ.update(
         MOTO_ACCOUNT_ID=config.ACCOUNT,
         MOTO_IAM_LOAD_MANAGED_POLICIES="true",
-        AWS_ACCESS_KEY_ID=config.ACCESS_KEY,
-        AWS_SECRET_ACCESS_KEY=config.SECRET_KEY,
+        MOTO_DISABLE_GLOBAL_CORS="true",  # moto would answer any Origin's preflight
         AWS_DEFAULT_REGION=config.REGION,
         AWS_CONFIG_FILE=str(layout.empty_aws_config),
         AWS_SHARED_CREDENTIALS_FILE=str(layout.empty_aws_config),
@@ -163,13 +162,16 @@ def main(argv=None):
 
     from .context import EndpointContext
     from .snapshots import Snapshots
+    from .trust.guard import Guard
 
     snapshots = Snapshots(layout.moto_snapshots)
     restored = snapshots.restore()
     ctx = EndpointContext(layout)
     app = build_app(ctx, snapshots, started)
-    server = _bind(app, layout)
+    guard = Guard(app, config.credentials(layout))
+    server = _bind(guard, layout)
     port = server.port
+    guard.listen_on(port)
     url = ctx.url = f"http://127.0.0.1:{port}"
     layout.port_file.write_text(str(port))
     record = {"pid": os.getpid(), "port": port, "url": url, "home": str(layout.root), "started": started}

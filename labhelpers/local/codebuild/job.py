@@ -25,7 +25,8 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from ..archives import ArchiveError, extract_zip
+from .. import config
+from ..archives import ArchiveError, checked_file, extract_zip
 from ..awsjson import now
 from . import buildspec
 from .logs import LogStream
@@ -239,7 +240,12 @@ class BuildJob:
             )
         try:
             repo = porcelain.clone(
-                f"{self.ctx.url}/v1/repos/{name}", str(folder), checkout=False, errstream=io.BytesIO()
+                f"{self.ctx.url}/v1/repos/{name}",
+                str(folder),
+                checkout=False,
+                errstream=io.BytesIO(),
+                username=config.GIT_USER,
+                password=config.credentials(self.ctx.layout).git_password,
             )
         except Exception as exc:
             raise _BuildFailure("CLIENT_ERROR", f"repository not found for {source.describe()}") from exc
@@ -262,7 +268,7 @@ class BuildJob:
             "PATH": f"{VENV_BIN}{os.pathsep}{BASE_PATH}",
             **self.buildspec_secrets(primary_folder),
             **variables,
-            **self.ctx.process_env(self.plan.region),
+            **self.ctx.build_env(self.plan.region),
             **_codebuild_variables(build, resolved, self.plan.log_stream),
         }
 
@@ -328,6 +334,8 @@ class BuildJob:
             self.fail_upload(result, upload_phase, f"{error.get('Code')}: {error.get('Message')}")
         except _BuildFailure as failure:
             self.fail_upload(result, upload_phase, failure.message)
+        except ArchiveError as exc:
+            self.fail_upload(result, upload_phase, str(exc))
 
     def write(self, target: Target, artifact: BuildArtifact, metadata: dict) -> dict:
         """Write one artifact (a zip, or its files under a folder); answer what the build record shows."""
@@ -336,6 +344,7 @@ class BuildJob:
         if not target.zipped:
             for arcname, path in artifact.files:
                 name = f"{key}/{arcname}" if key else arcname
+                checked_file(path, artifact.base_directory, arcname)
                 s3.put_object(Bucket=target.bucket, Key=name, Body=path.read_bytes(), Metadata=metadata)
             return {"location": target.location(artifact.name)}
         if not key:

@@ -9,17 +9,20 @@ Each build runs in a thread of its own (job.BuildJob), from a Plan fixed when it
 
 import base64
 import copy
+import logging
 import shutil
 import threading
 import uuid
 
 from .. import motoapi
 from ..awsjson import AwsError, now
+from ..context import StopSignal
 from ..dispatch import JsonService, request_region
 from . import projects
 from .job import PRIMARY, BuildJob, Plan, Source, Target, end_leftover_processes
 from .store import BuildStore, builds_folder
 
+log = logging.getLogger("labhelpers.endpoint")
 OPERATIONS = {
     "CreateProject",
     "UpdateProject",
@@ -64,12 +67,16 @@ class CodeBuildService(JsonService):
         self.store = store or BuildStore(builds_folder(ctx.layout))
         self.page_size = page_size
         self._on_write = on_write or (lambda service: None)
-        self._cancels: dict[str, threading.Event] = {}
+        self._cancels: dict[str, StopSignal] = {}
         self._lock = threading.Lock()
         self._caller_name: str | None = None
         for build_id in self.store.interrupted:
             end_leftover_processes(build_id)
             shutil.rmtree(self.store.work_folder(build_id), ignore_errors=True)
+        log.warning(
+            "builds run as this user without a mount namespace: a buildspec can read the files of your home "
+            "folder (such as ~/.aws). Run buildspecs you do not trust on AWS (LAB_BACKEND=aws)."
+        )
 
     def owns(self, operation: str) -> bool:
         return operation in OPERATIONS and super().owns(operation)
@@ -338,7 +345,7 @@ class CodeBuildService(JsonService):
 
     def _launch(self, plan: Plan, build: dict, request: dict | None) -> dict:
         stored = self.store.create(plan.region, build, request)
-        cancel = threading.Event()
+        cancel = StopSignal()
         with self._lock:
             self._cancels[stored["id"]] = cancel
         job = BuildJob(self.ctx, self.store, plan, cancel, self._finished)

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from ..archives import ArchiveError, extract_zip
 from ..awsjson import now
-from ..context import EndpointContext
+from ..context import EndpointContext, StopSignal
 from .appspec import AppSpec, AppSpecError, load_revision
 from .records import find_target
 from .runner import HEALTH_CONSTRAINTS, MANUAL_STOP, deploy
@@ -73,7 +73,7 @@ class DeployJobs:
         self._work = ctx.layout.work / "codedeploy"
         shutil.rmtree(self._work, ignore_errors=True)  # revisions left by an endpoint that died
         self._busy: set[str] = set()  # instances a deployment holds
-        self._cancels: dict[str, threading.Event] = {}  # running deployments
+        self._cancels: dict[str, StopSignal] = {}  # running deployments
 
     def running(self) -> set[str]:
         """The ids of the deployments running now; call holding the lock."""
@@ -82,7 +82,7 @@ class DeployJobs:
     def start(self, record: dict) -> None:
         """Run the deployment in a thread of its own; call holding the lock."""
         deployment_id = record["info"]["deploymentId"]
-        cancel = self._cancels[deployment_id] = threading.Event()
+        cancel = self._cancels[deployment_id] = StopSignal()
         thread = threading.Thread(
             target=self._run, args=(record, cancel), name=f"deploy-{deployment_id}", daemon=True
         )
@@ -200,7 +200,7 @@ class DeployJobs:
             revision.spec,
             revision_dir=revision.folder,
             instance=self._instances.open(target_id),
-            env={**self._ctx.process_env(record["region"]), **revision.variables},
+            env={**self._ctx.hook_env(record["region"]), **revision.variables},
             deployment_id=info["deploymentId"],
             application_name=info["applicationName"],
             deployment_group_name=info["deploymentGroupName"],
