@@ -14,6 +14,7 @@ import pytest
 
 from labhelpers.local.codebuild.buildspec import load
 from labhelpers.local.codebuild.runner import BuildResult, run_build
+from labhelpers.local.context import StopSignal
 
 SAMPLES = Path("/work/shared/reference/samples/buildspecs")
 ALL_PHASES = [
@@ -715,7 +716,7 @@ def test_timeout_kills_the_whole_process_group(build):
 
 def test_cancel_stops_the_build_and_its_children(build):
     pid_file = build.tmp_path / "child.pid"
-    cancel = threading.Event()
+    cancel = StopSignal()
 
     def on_log(line):
         build.lines.append(line)
@@ -733,6 +734,23 @@ def test_cancel_stops_the_build_and_its_children(build):
     assert result.build_status == "STOPPED"
     assert phase(result, "BUILD")["phaseStatus"] == "STOPPED"
     assert process_is_gone(int(pid_file.read_text()))
+
+
+def threads_back_to(count: int, within: float = 1.0) -> bool:
+    deadline = time.monotonic() + within
+    while threading.active_count() > count:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_no_thread_outlives_a_build_that_could_have_been_stopped(build):
+    idle = threading.active_count()
+    for _ in range(3):
+        result = build.run(build_phase("echo quick"), cancel=StopSignal(), timeout=3600)
+        assert result.build_status == "SUCCEEDED"
+    assert threads_back_to(idle), [thread.name for thread in threading.enumerate()]
 
 
 def test_background_processes_do_not_outlive_the_build(build):

@@ -13,6 +13,7 @@ from labhelpers.local.codedeploy import instance as instance_module
 from labhelpers.local.codedeploy.appspec import load_revision
 from labhelpers.local.codedeploy.instance import LocalInstance
 from labhelpers.local.codedeploy.runner import IN_PLACE_EVENTS, deploy, lifecycle_event_names
+from labhelpers.local.context import StopSignal
 
 DEMO_APP = Path(labhelpers.__file__).parent / "demo_app"
 GROUP_ID = "9a1f3c2e-5b7d-4e6f-8a9b-0c1d2e3f4a5b"
@@ -363,7 +364,7 @@ def test_cancel_kills_the_running_hook_and_stops_the_deployment(tmp_path, unisol
     fifo = unisolated.root / "opt/codedeploy-agent/started.fifo"
     os.mkfifo(fifo)
     revision = simple_revision(tmp_path / "revision", "echo started > started.fifo\nexec sleep 3600.321\n")
-    cancel = threading.Event()
+    cancel = StopSignal()
     outcome = {}
     deployment = threading.Thread(
         target=lambda: outcome.update(result=run_deploy(unisolated, revision, cancel=cancel))
@@ -385,8 +386,18 @@ def test_cancel_kills_the_running_hook_and_stops_the_deployment(tmp_path, unisol
     assert host_processes("3600.321") == []
 
 
+def test_no_thread_outlives_a_deployment_that_could_have_been_stopped(tmp_path, unisolated):
+    idle = threading.active_count()
+    revision = simple_revision(tmp_path / "revision", "true\n")
+    assert run_deploy(unisolated, revision, cancel=StopSignal()).status == "Succeeded"
+    deadline = time.monotonic() + 1
+    while threading.active_count() > idle and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert threading.active_count() <= idle, [thread.name for thread in threading.enumerate()]
+
+
 def test_a_deployment_cancelled_before_it_starts_runs_nothing(tmp_path, unisolated):
-    cancel = threading.Event()
+    cancel = StopSignal()
     cancel.set()
 
     result = run_deploy(unisolated, simple_revision(tmp_path / "revision", "true\n"), cancel=cancel)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..archives import zip_dir
 from ..awsjson import now
+from ..context import StopSignal
 from .buildspec import PHASE_NAMES, ArtifactSpec, Buildspec, BuildspecError, Phase
 from .buildspec import load as load_buildspec
 
@@ -78,7 +79,7 @@ def run_build(
     timeout_seconds: int,
     on_log: Callable[[str], None],
     on_phase: Callable[[dict], None] | None = None,
-    cancel: threading.Event | None = None,
+    cancel: StopSignal | None = None,
 ) -> BuildResult:
     """Run one build to completion and return its result; never raises for a failing build.
 
@@ -96,7 +97,10 @@ def run_build(
     if timeout_seconds <= 0:
         raise ValueError("timeout_seconds must be positive")
     build = _Build(spec, Path(work_root), sources, primary, env, timeout_seconds, on_log, on_phase, cancel)
-    return build.run()
+    try:
+        return build.run()
+    finally:
+        build.control.close()
 
 
 class _PhaseFailed(Exception):
@@ -117,18 +121,25 @@ class _Interrupted(Exception):
 class _Control:
     """The build's deadline and stop request, and the queue on which shells report events."""
 
-    def __init__(self, timeout_seconds: int, cancel: threading.Event | None):
+    def __init__(self, timeout_seconds: int, cancel: StopSignal | None):
         self.events: queue.Queue = queue.Queue()
         self.deadline = time.monotonic() + timeout_seconds
         self.cancel = cancel
         self.interrupted: str | None = None
+        self.over = cancel.watch() if cancel is not None else None  # set by a stop, or when the build ends
         if cancel is not None:
             threading.Thread(target=self._watch_cancel, args=(timeout_seconds,), daemon=True).start()
 
     def _watch_cancel(self, timeout_seconds: int) -> None:
-        # Wakes on the stop request, or gives up at the deadline (the build is over by then).
-        if self.cancel.wait(timeout_seconds):
+        self.over.wait(timeout_seconds)
+        self.cancel.forget(self.over)
+        if self.cancel.is_set():
             self.events.put((None, "stop", 0))
+
+    def close(self) -> None:
+        """The build is over: its watcher ends now."""
+        if self.over is not None:
+            self.over.set()
 
     def check(self) -> None:
         """Raise _Interrupted if the build was stopped or ran out of time."""

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ..context import StopSignal
+
 Isolation = Literal["namespace", "none"]
 WEB_SERVERS = ("httpd", "apache2", "nginx")
 SHIMMED_COMMANDS = ("yum", "dnf", "apt-get", "apt", "systemctl", "service", "chkconfig", "sudo")
@@ -433,7 +435,7 @@ class LocalInstance:
         env: Mapping[str, str],
         timeout: float,
         on_output: Callable[[str, str], None],
-        cancel: threading.Event | None = None,
+        cancel: StopSignal | None = None,
     ) -> ScriptOutcome:
         """Run `bash <script>` (an absolute path on the instance) from the agent's folder with exactly
         `env`; `on_output(stream, line)` gets each line of "stdout"/"stderr". At `timeout` seconds, or
@@ -457,16 +459,18 @@ class LocalInstance:
             start_new_session=True,
         )
         group = _ProcessGroup(process)
+        over = cancel.watch() if cancel is not None else None  # set by a stop, or when the script ends
         if cancel is not None:
-            # An Event cannot be waited on together with a process: this watcher outlives the script
-            # by at most `timeout` seconds, and by then kill() is a no-op.
-            threading.Thread(target=group.kill_when, args=(cancel, timeout), daemon=True).start()
+            threading.Thread(target=group.kill_when, args=(cancel, over, timeout), daemon=True).start()
         try:
             _pump(process, group, started + timeout, on_output)
         except BaseException:
             group.kill()
             group.reap()
             raise
+        finally:
+            if over is not None:
+                over.set()
         exit_code = group.reap()
         ended_by = group.ended_by
         return ScriptOutcome(
@@ -519,8 +523,10 @@ class _ProcessGroup:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._process.pid, signal.SIGKILL)
 
-    def kill_when(self, cancel: threading.Event, timeout: float) -> None:
-        if cancel.wait(timeout):
+    def kill_when(self, cancel: StopSignal, over: threading.Event, timeout: float) -> None:
+        over.wait(timeout)
+        cancel.forget(over)
+        if cancel.is_set():
             self.kill("cancel")
 
     def leader_exited(self) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..awsjson import now
+from ..context import StopSignal
 from .appspec import (
     MAX_EVENT_SECONDS,
     AppSpec,
@@ -118,7 +119,7 @@ def deploy(
         deployment_id=deployment_id,
         group_id=deployment_group_id,
         on_event=on_event or (lambda event: None),
-        cancel=cancel or threading.Event(),
+        cancel=cancel or StopSignal(),
         file_exists_behavior=spec.file_exists_behavior or file_exists_behavior or FILE_EXISTS_DEFAULT,
         ignore_stop_failures=ignore_application_stop_failures,
     )
