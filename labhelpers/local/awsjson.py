@@ -1,5 +1,7 @@
-"""The awsJson1_1 wire protocol as our own services speak it: errors and timestamps."""
+"""The awsJson1_1 wire protocol as our own services speak it: errors, timestamps, and the JSON types of a
+request checked against the operation's input shape in botocore's model (before any code of ours reads it)."""
 
+import functools
 import time
 
 
@@ -27,3 +29,63 @@ def request_body(environ) -> bytes:
     if environ.get("wsgi.input_terminated"):
         return environ["wsgi.input"].read()
     return environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+
+
+@functools.cache
+def service_model(name: str):
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model(name)
+
+
+_JSON_TYPES = {
+    "string": (str,),
+    "blob": (str,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "long": (int,),
+    "float": (int, float),
+    "double": (int, float),
+    "timestamp": (int, float, str),
+}
+_NAMES = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+}
+
+
+def type_problem(shape, value, path: str = "") -> str | None:
+    """Where `value` does not have the JSON types of `shape` (a botocore shape), said with its path; None if
+    it does. Constraints (lengths, patterns, required members) are the operation's own to check."""
+    kind = shape.type_name
+    where = path or "the request"
+    if value is None:
+        return None
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return f"{where} must be an object, not {_NAMES.get(type(value), 'that')}."
+        members = shape.members
+        found = (
+            type_problem(members[name], item, f"{path}.{name}" if path else name)
+            for name, item in value.items()
+            if name in members
+        )
+        return next((problem for problem in found if problem), None)
+    if kind == "list":
+        if not isinstance(value, list):
+            return f"{where} must be a list, not {_NAMES.get(type(value), 'that')}."
+        found = (type_problem(shape.member, item, f"{where}[{index}]") for index, item in enumerate(value))
+        return next((problem for problem in found if problem), None)
+    if kind == "map":
+        if not isinstance(value, dict):
+            return f"{where} must be an object, not {_NAMES.get(type(value), 'that')}."
+        found = (type_problem(shape.value, item, f"{where}.{key}") for key, item in value.items())
+        return next((problem for problem in found if problem), None)
+    wanted = _JSON_TYPES.get(kind, (object,))
+    if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
+        return f"{where} must be {_NAMES[wanted[0]]}, not {_NAMES.get(type(value), 'that')}."
+    return None

@@ -5,7 +5,7 @@ import logging
 from contextvars import ContextVar
 
 from . import config, motoapi
-from .awsjson import AwsError, request_body
+from .awsjson import AwsError, request_body, service_model, type_problem
 from .motoapp import Call
 
 log = logging.getLogger("labhelpers.endpoint")
@@ -71,6 +71,11 @@ class Dispatcher:
         qualified, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")
         prefix = qualified.rpartition(".")[2]
         group = self.services.get(prefix, [])
+        if group and operation not in service_model(group[0].signing_name).operation_names:
+            error = AwsError(
+                "UnknownOperationException", f"{group[0].signing_name} has no operation {operation!r}."
+            )
+            return Call(environ).error_response(error, start_response)
         owner = next((service for service in group if service.owns(operation)), None)
         if owner:
             return self._json_call(owner, environ, start_response)
@@ -96,6 +101,10 @@ class Dispatcher:
                 ) from exc
             if not isinstance(params, dict):
                 raise AwsError("SerializationException", "The request body must be a JSON object.")
+            input_shape = service_model(service.signing_name).operation_model(call.operation).input_shape
+            problem = type_problem(input_shape, params) if input_shape else None
+            if problem:
+                raise AwsError("SerializationException", problem)
             result = service.handle(call.operation, params)
         except AwsError as error:
             return call.error_response(error, start_response)

@@ -9,8 +9,10 @@ import uuid
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
+from botocore.exceptions import UnknownServiceError
+
 from . import motoapi
-from .awsjson import AwsError, request_body
+from .awsjson import AwsError, request_body, service_model
 
 READ_PREFIXES = ("Get", "List", "Describe", "Head", "BatchGet", "Lookup", "Search", "Filter")
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/aws4_request")
@@ -86,6 +88,10 @@ class MotoApp:
 
     def __call__(self, environ, start_response):
         call = Call(environ)
+        if (call.json or call.query) and call.service and not _known_operation(call.service, call.operation):
+            code = "UnknownOperationException" if call.json else "InvalidAction"
+            error = AwsError(code, f"{call.service} has no operation {call.operation!r}.")
+            return call.error_response(error, start_response)
         try:
             with motoapi.LOCK:
                 body = b"".join(self._moto(environ, start_response))
@@ -111,3 +117,12 @@ class MotoApp:
         if not call.is_read:
             self._on_write(call.service)
         return [body]
+
+
+def _known_operation(service: str, operation: str) -> bool:
+    """Whether botocore's model of the service (by its signing name) has the operation; True for a service
+    botocore does not know by that name (moto answers it)."""
+    try:
+        return operation in service_model(service).operation_names
+    except UnknownServiceError:
+        return True

@@ -1,10 +1,14 @@
 """git smart HTTP at /v1/repos/<name> (or <name>.git) over the RepoStore, served by dulwich."""
 
+import gzip
+import io
+import zlib
+
 from dulwich.errors import HookError, NotGitRepository
 from dulwich.server import Backend
 from dulwich.web import make_wsgi_chain
 
-from ..awsjson import AwsError
+from ..awsjson import AwsError, request_body
 from .store import BRANCH_PREFIX, RepoStore, check_name
 
 URL_PREFIX = "/v1/repos/"
@@ -15,6 +19,18 @@ def make_git_app(store: RepoStore):
     """The WSGI app for clone, fetch and push; a request closes the repositories it opened."""
 
     def git_app(environ, start_response):
+        if environ.get("REQUEST_METHOD") == "POST":
+            body = request_body(environ)
+            if not well_framed(body, environ.get("HTTP_CONTENT_ENCODING", "")):
+                message = b"Bad request: the body is not git pkt-lines ending in a flush-pkt (0000).\n"
+                start_response(
+                    "400 Bad Request", [("Content-Type", "text/plain"), ("Content-Length", str(len(message)))]
+                )
+                yield message
+                return
+            environ.update({"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
+            environ.pop("wsgi.input_terminated", None)
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
         backend = _StoreBackend(store)
         try:
             yield from make_wsgi_chain(backend)(environ, start_response)
@@ -22,6 +38,32 @@ def make_git_app(store: RepoStore):
             backend.close()
 
     return git_app
+
+
+def well_framed(body: bytes, encoding: str = "") -> bool:
+    """Whether an upload-pack or receive-pack request starts with well-framed pkt-lines up to a flush-pkt
+    (what follows, a pack or the "done" line, is the protocol's business). Checked before dulwich reads the
+    body: a malformed one of any size gets a 400 at once."""
+    if encoding == "gzip":
+        try:
+            body = gzip.decompress(body)
+        except (OSError, EOFError, zlib.error):
+            return False
+    at = 0
+    while at + 4 <= len(body):
+        try:
+            size = int(body[at : at + 4], 16)
+        except ValueError:
+            return False
+        if size == 0:
+            return True
+        if size in (1, 2):  # delim-pkt and response-end-pkt of protocol v2
+            at += 4
+            continue
+        if size < 4 or at + size > len(body):
+            return False
+        at += size
+    return False
 
 
 def repository_name(url_path: str) -> str:
