@@ -15,6 +15,7 @@ from conftest import start_endpoint
 
 from labhelpers.local import config, process
 from labhelpers.local.awsjson import AwsError
+from labhelpers.local.codebuild import sandbox
 from labhelpers.local.codebuild.service import CodeBuildService
 
 ROLE = f"arn:aws:iam::{config.ACCOUNT}:role/lab-codebuild"
@@ -561,7 +562,9 @@ def test_build_sees_the_endpoint_identity_never_the_users_environment(monkeypatc
         spec = buildspec(
             "env | sort",
             "aws sts get-caller-identity --query Account --output text",
-            "echo endpoint environment:; tr '\\0' '\\n' < /proc/$PPID/environ",  # the endpoint runs the shell
+            # The endpoint starts the shell: its environment is unreadable from the build's namespace, and
+            # holds nothing of the user's shell where it can be read.
+            "echo endpoint environment:; tr '\\0' '\\n' < /proc/$PPID/environ || echo '(unreadable)'",
         )
         create_project(cb, name, {"type": "NO_SOURCE", "buildspec": spec})
         build = wait_for(cb, cb.start_build(projectName=name)["build"]["id"])
@@ -576,8 +579,30 @@ def test_build_sees_the_endpoint_identity_never_the_users_environment(monkeypatc
     for leaked in ("bogus-user-secret", "users-profile", "LAB_TEST_SENTINEL", "from-the-users-shell"):
         assert leaked not in text
     endpoint_environment = text.partition("endpoint environment:\n")[2]
-    assert "PATH=" in endpoint_environment, "the build read the endpoint's own environment"
+    assert "PATH=" in endpoint_environment or "(unreadable)" in endpoint_environment
     assert "AWS_SECRET_ACCESS_KEY" not in endpoint_environment and "AWS_PROFILE" not in endpoint_environment
+
+
+@pytest.mark.skipif(sandbox.problem() is not None, reason=f"no namespaces here: {sandbox.problem()}")
+def test_a_build_sees_nothing_of_the_users_home_but_runs_the_labs_tools(cb, endpoint, unique):
+    secret = Path.home() / f".lab-sandbox-{unique}"
+    secret.write_text("a file of the user's home\n")
+    try:
+        name = f"home-{unique}"
+        spec = buildspec(
+            f"cat {secret} || echo 'the home folder is hidden'",
+            'ls ~/ > /dev/null; echo "HOME is $HOME"',
+            "aws sts get-caller-identity --query Account --output text",
+            "echo built > out.txt && cat out.txt",
+        )
+        create_project(cb, name, {"type": "NO_SOURCE", "buildspec": spec})
+        build = wait_for(cb, cb.start_build(projectName=name)["build"]["id"])
+        text = log_text(endpoint, build)
+    finally:
+        secret.unlink()
+    assert build["buildStatus"] == "SUCCEEDED", text
+    assert "the home folder is hidden" in text and "a file of the user's home" not in text
+    assert f"\n{config.ACCOUNT}\n" in text and "\nbuilt\n" in text  # the lab's aws CLI and the build's folder
 
 
 def test_a_build_running_when_the_endpoint_stops_ends_as_fault(fresh_endpoint, unique):

@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from .. import config
 from ..archives import ArchiveError, checked_file, extract_zip
 from ..awsjson import now
-from . import buildspec
+from . import buildspec, sandbox
 from .logs import LogStream
 from .projects import linux_only
 from .runner import BASE_PATH, FAILED, SUCCEEDED, BuildArtifact, BuildResult, run_build
@@ -162,6 +162,7 @@ class BuildJob:
             on_log=self.logs.write,
             on_phase=self.on_phase,
             cancel=self.cancel,
+            wrapper=tuple(sandbox.wrapper(self.work)),
         )
         upload_phase = next((p for p in result.phases if p["phaseType"] == "UPLOAD_ARTIFACTS"), None)
         if upload_phase and upload_phase.get("phaseStatus") == SUCCEEDED:

@@ -80,6 +80,7 @@ def run_build(
     on_log: Callable[[str], None],
     on_phase: Callable[[dict], None] | None = None,
     cancel: StopSignal | None = None,
+    wrapper: tuple[str, ...] = (),
 ) -> BuildResult:
     """Run one build to completion and return its result; never raises for a failing build.
 
@@ -91,12 +92,15 @@ def run_build(
     of the build, the region, the local endpoint and dummy credentials, and the resolved values of
     the buildspec's parameter-store and secrets-manager names) overrides the buildspec's variables.
     `on_log` receives each log line as it happens; `on_phase` each phase dict as it starts and ends.
+    `wrapper` is a command prefix the build's shells run under (the sandbox that hides the home folder).
     """
     if primary not in sources:
         raise ValueError(f"primary source {primary!r} is not one of the sources {sorted(sources)}")
     if timeout_seconds <= 0:
         raise ValueError("timeout_seconds must be positive")
-    build = _Build(spec, Path(work_root), sources, primary, env, timeout_seconds, on_log, on_phase, cancel)
+    build = _Build(
+        spec, Path(work_root), sources, primary, env, timeout_seconds, on_log, on_phase, cancel, wrapper
+    )
     try:
         return build.run()
     finally:
@@ -170,10 +174,10 @@ class _ShellKind:
     marker_fd: int  # a descriptor duplicated from stdout that commands are unlikely to redirect
 
 
-def _shell_kind(name: str | None) -> _ShellKind:
+def _shell_kind(name: str | None, wrapper: tuple[str, ...] = ()) -> _ShellKind:
     if name in ("sh", "/bin/sh"):
-        return _ShellKind(("/bin/sh",), 9)  # dash only knows single-digit descriptors
-    return _ShellKind((shutil.which("bash") or "/bin/bash", "--noprofile", "--norc"), 19)
+        return _ShellKind((*wrapper, "/bin/sh"), 9)  # dash only knows single-digit descriptors
+    return _ShellKind((*wrapper, shutil.which("bash") or "/bin/bash", "--noprofile", "--norc"), 19)
 
 
 class _Shell:
@@ -332,8 +336,10 @@ class _Build:
         on_log,
         on_phase,
         cancel,
+        wrapper,
     ):
         self.spec_setting = spec
+        self.wrapper = tuple(wrapper)
         self.spec: Buildspec | None = spec if isinstance(spec, Buildspec) else None
         self.work_root = work_root
         self.src_dir = Path(sources[primary])
@@ -479,7 +485,7 @@ class _Build:
             self.log(f" {name.upper()}: {len(phase.commands)} commands")
         self.session = _Session(
             self.control,
-            kind=_shell_kind(self.spec.env.shell),
+            kind=_shell_kind(self.spec.env.shell, self.wrapper),
             cwd=self.src_dir,
             env=self.build_env(),
             scripts=self.work_root / "scripts",

@@ -18,7 +18,7 @@ from .. import motoapi
 from ..awsjson import AwsError, now
 from ..context import StopSignal
 from ..dispatch import JsonService, request_region
-from . import projects
+from . import projects, sandbox
 from .job import PRIMARY, BuildJob, Plan, Source, Target, end_leftover_processes
 from .store import BuildStore, builds_folder
 
@@ -73,10 +73,7 @@ class CodeBuildService(JsonService):
         for build_id in self.store.interrupted:
             end_leftover_processes(build_id)
             shutil.rmtree(self.store.work_folder(build_id), ignore_errors=True)
-        log.warning(
-            "builds run as this user without a mount namespace: a buildspec can read the files of your home "
-            "folder (such as ~/.aws). Run buildspecs you do not trust on AWS (LAB_BACKEND=aws)."
-        )
+        sandbox.problem()  # checked once; the log says so when builds cannot hide the home folder
 
     def owns(self, operation: str) -> bool:
         return operation in OPERATIONS and super().owns(operation)
