@@ -614,6 +614,24 @@ def test_the_engine_api_starts_and_waits_in_process(lab, endpoint, tmp_path):
     assert service.wait(again)["status"] == "Succeeded"
 
 
+def test_a_hook_gets_no_credentials_and_its_api_calls_are_refused(lab, endpoint):
+    group, (instance,) = lab.group()
+    files = {"appspec.yml": appspec({"ValidateService": ""}), "index.html": "x\n"}
+    files["scripts/ValidateService.sh"] = (
+        'echo "keys: ${AWS_ACCESS_KEY_ID:-none} ${AWS_SECRET_ACCESS_KEY:-none}"\n'
+        "echo \"api: $(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{}' "
+        "-H 'X-Amz-Target: CodeBuild_20161006.ListProjects' -H 'Content-Type: application/x-amz-json-1.1' "
+        '"$AWS_ENDPOINT_URL/")"\n'
+    )
+    deployment = lab.deploy(group, lab.revision(files))
+    assert lab.wait(deployment)["status"] == "Succeeded"
+    events = lab.cd.get_deployment_target(deploymentId=deployment, targetId=instance)["deploymentTarget"][
+        "instanceTarget"
+    ]["lifecycleEvents"]
+    tail = next(e for e in events if e["lifecycleEventName"] == "ValidateService")["diagnostics"]["logTail"]
+    assert "keys: none none" in tail and "api: 403" in tail, tail
+
+
 def _hooks_of(deployment_id: str) -> list[int]:
     """Processes still running a hook of the deployment."""
     found = []
