@@ -105,6 +105,31 @@ def test_a_wrong_type_in_any_member_is_a_400_naming_it(endpoint):
     assert ask(endpoint, CodeCommitService, "ListRepositories", {})[0] == 200
 
 
+# moto's JSON services on the endpoint: (signing name, X-Amz-Target prefix).
+MOTO_JSON = (("logs", "Logs_20140328"), ("events", "AWSEvents"), ("ssm", "AmazonSSM"))
+
+
+@pytest.mark.parametrize("signing_name, prefix", MOTO_JSON)
+def test_a_wrong_type_to_a_moto_service_is_a_400_before_moto_sees_it(endpoint, signing_name, prefix):
+    model = service_model(signing_name)
+    failures, sent = [], 0
+    for operation in model.operation_names:
+        shape = model.operation_model(operation).input_shape
+        for name, member in shape.members.items() if shape else ():
+            sent += 1
+            status, answer = endpoint.call(
+                f"{prefix}.{operation}", {name: WRONG[member.type_name][0]}, service=signing_name
+            )
+            if (
+                status != 400
+                or answer.get("__type") != "SerializationException"
+                or name not in answer["message"]
+            ):
+                failures.append((operation, name, status, answer))
+    assert sent > 100 and not failures, failures[:10]
+    assert endpoint.client("logs").describe_log_groups()["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
 @pytest.mark.parametrize(
     "service, operation, params",
     [
@@ -164,11 +189,7 @@ def test_a_malformed_git_request_of_any_size_is_a_400_at_once(endpoint, unique):
         assert refused.value.code == 400, len(body)
 
 
-REFUSED_BEFORE_THE_SERVICE = (
-    "SerializationException",
-    "InvalidSignatureException",
-    "UnknownOperationException",
-)
+REFUSED_BEFORE_THE_SERVICE = ("InvalidSignatureException", "MissingAuthenticationTokenException")
 odd_strings = st.sampled_from(["", " ", "x" * 3000, "../../etc/passwd", "arn:aws:x", "é\u0000", "*", "-1"])
 odd_values = {
     "string": odd_strings,
@@ -205,7 +226,7 @@ def odd_requests(draw):
     return service, operation, params
 
 
-@settings(max_examples=600, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=1000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(request=odd_requests())
 def test_odd_values_of_the_right_types_never_get_a_500(endpoint, request):
     service, operation, params = request

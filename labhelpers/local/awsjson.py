@@ -46,7 +46,7 @@ _JSON_TYPES = {
     "long": (int,),
     "float": (int, float),
     "double": (int, float),
-    "timestamp": (int, float, str),
+    "timestamp": (int, float),  # awsJson sends epoch seconds
 }
 _NAMES = {
     dict: "an object",

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 from botocore.exceptions import UnknownServiceError
 
 from . import motoapi
-from .awsjson import AwsError, request_body, service_model
+from .awsjson import AwsError, request_body, service_model, type_problem
 
 READ_PREFIXES = ("Get", "List", "Describe", "Head", "BatchGet", "Lookup", "Search", "Filter")
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/aws4_request")
@@ -88,10 +88,9 @@ class MotoApp:
 
     def __call__(self, environ, start_response):
         call = Call(environ)
-        if (call.json or call.query) and call.service and not _known_operation(call.service, call.operation):
-            code = "UnknownOperationException" if call.json else "InvalidAction"
-            error = AwsError(code, f"{call.service} has no operation {call.operation!r}.")
-            return call.error_response(error, start_response)
+        refused = _refusal(call, environ)
+        if refused is not None:
+            return call.error_response(refused, start_response)
         try:
             with motoapi.LOCK:
                 body = b"".join(self._moto(environ, start_response))
@@ -119,10 +118,27 @@ class MotoApp:
         return [body]
 
 
-def _known_operation(service: str, operation: str) -> bool:
-    """Whether botocore's model of the service (by its signing name) has the operation; True for a service
-    botocore does not know by that name (moto answers it)."""
+def _refusal(call: Call, environ) -> AwsError | None:
+    """What AWS answers before the operation runs: an operation the service does not have, a JSON body of
+    the wrong types (moto would fail on either with a 404 or a 500)."""
+    if not (call.json or call.query) or not call.service:
+        return None
     try:
-        return operation in service_model(service).operation_names
-    except UnknownServiceError:
-        return True
+        model = service_model(call.service)
+    except UnknownServiceError:  # a signing name botocore knows otherwise: moto answers
+        return None
+    if call.operation not in model.operation_names:
+        code = "UnknownOperationException" if call.json else "InvalidAction"
+        return AwsError(code, f"{call.service} has no operation {call.operation!r}.")
+    if not call.json:
+        return None
+    body = request_body(environ)
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+    environ.pop("wsgi.input_terminated", None)
+    try:
+        params = json.loads(body or b"{}")
+    except (ValueError, RecursionError) as exc:
+        return AwsError("SerializationException", f"The request body is not valid JSON: {exc}")
+    shape = model.operation_model(call.operation).input_shape
+    problem = type_problem(shape, params) if shape else None
+    return AwsError("SerializationException", problem) if problem else None
