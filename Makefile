@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 PIP_VERSION := 26.3
 UV_VERSION := 0.13.9
 PYTEST_ARGS ?=
+# The learner's working copy of the notebooks (ignored by git): make lab opens it, never the tracked ones.
+LAB_WORK ?= lab-work
 # JupyterLab refuses to run as root unless told to (containers and CI machines often are root).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # LATEST=1 installs the newest versions pyproject.toml's ranges allow instead of the lock (make test-latest).
@@ -18,7 +20,7 @@ TEST_REQUIREMENTS := -r requirements/test.txt
 endif
 export LATEST
 
-.PHONY: lab lab-install test test-latest lock lint bench clean
+.PHONY: lab lab-install lab-notebooks test test-latest lock lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,11 +39,16 @@ $(VENV)/.test-installed: pyproject.toml requirements/test.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@ $(VENV)/.lab-installed
 
-lab: $(VENV)/.lab-installed
+# Copies the notebooks the working copy lacks; a learner's own edits are never overwritten.
+lab-notebooks:
+	mkdir -p $(LAB_WORK)
+	for nb in notebooks/*.ipynb; do [ -e "$(LAB_WORK)/$${nb##*/}" ] || cp "$$nb" $(LAB_WORK)/; done
+
+lab: $(VENV)/.lab-installed lab-notebooks
 	$(BIN)/labhelpers local start
-	@echo "Opening JupyterLab on notebooks/ — start with 00_start_here.ipynb. Ctrl-C stops JupyterLab;"
-	@echo "the local endpoint keeps running (labhelpers local stop ends it)."
-	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks $(ALLOW_ROOT)
+	@echo "Opening JupyterLab on $(LAB_WORK)/, your copy of notebooks/ — start with 00_start_here.ipynb."
+	@echo "Ctrl-C stops JupyterLab; the local endpoint keeps running (labhelpers local stop ends it)."
+	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=$(LAB_WORK) $(ALLOW_ROOT)
 
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -7,7 +7,7 @@ pipeline view is loaded at once, so `runs.watch` shows it."""
 import importlib
 
 from .errors import DeclarationError, EndpointError, LabError
-from .lab import Lab, Names, connect
+from .lab import Lab, Names, configure, connect
 from .runs import has_widget_frontend
 
 SUBMODULES = (
@@ -21,7 +21,7 @@ SUBMODULES = (
     "runs",
     "widgets",
 )
-__all__ = ["connect", "Lab", "Names", "LabError", "EndpointError", "DeclarationError", *SUBMODULES]
+__all__ = ["connect", "configure", "Lab", "Names", "LabError", "EndpointError", "DeclarationError", *SUBMODULES]
 
 
 def __getattr__(name: str):

@@ -1,4 +1,5 @@
-"""`labhelpers local start|stop|status|url|env|reset|logs` (also `python -m labhelpers`), and
+"""`labhelpers local start|stop|status|url|env|reset|logs` (also `python -m labhelpers`),
+`labhelpers configure --prefix NAME`, the class's settings every notebook reads, and
 `labhelpers git-credential`, the git credential helper that `local env` and `connect()` set up."""
 
 import argparse
@@ -86,6 +87,19 @@ def _logs(args):
     print(process.tail(_layout(args), args.lines))
 
 
+def _configure(args):
+    from .lab import configure, settings
+
+    if args.prefix is None and args.backend is None:
+        chosen = settings(args.home)
+    else:
+        chosen = configure(prefix=args.prefix, backend=args.backend, home=args.home)
+    home = config.home(args.home)
+    print(f"prefix    {chosen.get('prefix', 'awscicd (the default)')}")
+    print(f"backend   {chosen.get('backend', 'local (the default)')}")
+    print(f"stored in {config.Layout(home).settings}; LAB_PREFIX and LAB_BACKEND override them")
+
+
 def _git_credential(args):
     """git's credential helper protocol: answer `get` with the lab's git credentials; store and erase are
     no-ops (the credentials live in the state folder)."""
@@ -98,6 +112,13 @@ def _git_credential(args):
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="labhelpers", description="The codepipeline-lab helper CLI.")
     groups = top.add_subparsers(dest="group", required=True)
+    settings = groups.add_parser(
+        "configure", help="the prefix (and backend) every notebook uses: labhelpers configure --prefix alice"
+    )
+    settings.set_defaults(handler=_configure)
+    settings.add_argument("--prefix", help="names every resource the lab makes (one per learner in a class)")
+    settings.add_argument("--backend", choices=["local", "aws"], help="local (default) or aws")
+    settings.add_argument("--home", help="state folder (default: $LABHELPERS_HOME or ~/.labhelpers)")
     helper = groups.add_parser("git-credential", help="git's credential helper for the local endpoint")
     helper.set_defaults(handler=_git_credential)
     helper.add_argument("--home", help="state folder (default: $LABHELPERS_HOME or ~/.labhelpers)")

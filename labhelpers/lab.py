@@ -1,5 +1,6 @@
 """connect(): the Lab — which backend, the boto3 clients, the account, region and resource names."""
 
+import json
 import os
 import re
 import sysconfig
@@ -210,12 +211,43 @@ def _restore_environ() -> None:
     _saved_environ.clear()
 
 
+DEFAULT_PREFIX = "awscicd"  # the article's names
+
+
+def settings(home: str | None = None) -> dict:
+    """What `labhelpers configure` stored for this state folder ({} if nothing)."""
+    try:
+        return json.loads(config.Layout(config.home(home)).settings.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def configure(*, prefix: str | None = None, backend: str | None = None, home: str | None = None) -> dict:
+    """Store the class's settings once for every notebook (`labhelpers configure --prefix alice`)."""
+    chosen = {**settings(home)}
+    if prefix is not None:
+        chosen["prefix"] = check_prefix(prefix, config.ACCOUNT, config.REGION)
+    if backend is not None:
+        chosen["backend"] = _backend_name(backend)
+    layout = config.Layout(config.home(home))
+    layout.root.mkdir(parents=True, exist_ok=True)
+    layout.settings.write_text(json.dumps(chosen, indent=1) + "\n")
+    return chosen
+
+
+def _backend_name(backend: str) -> str:
+    name = backend.strip().lower()
+    if name not in BACKENDS:
+        raise LabError(f"unknown backend {backend!r}: use 'local' (no AWS account needed) or 'aws'")
+    return name
+
+
 def connect(
     backend: str | None = None,
     *,
     profile: str | None = None,
     region: str | None = None,
-    prefix: str = "awscicd",
+    prefix: str | None = None,
     home: str | None = None,
     quiet: bool = False,
 ) -> Lab:
@@ -223,16 +255,18 @@ def connect(
 
     Local: makes sure the endpoint runs and points this process's environment at it, so `!aws ...`
     cells and subprocesses reach the endpoint and never AWS. `prefix` names every resource the lab
-    makes (`lab.names`): in a classroom sharing one account, give each learner their own.
+    makes (`lab.names`): in a classroom sharing one account, give each learner their own. Each of
+    `backend` and `prefix` is, when not given, LAB_BACKEND / LAB_PREFIX, else what `labhelpers configure`
+    stored in the state folder, else the defaults (`local`, the article's `awscicd`).
 
     Examples
     --------
     >>> lab = connect()                      # doctest: +SKIP
     >>> lab.client("codepipeline").list_pipelines()  # doctest: +SKIP
     """
-    backend = (backend or os.environ.get("LAB_BACKEND") or "local").strip().lower()
-    if backend not in BACKENDS:
-        raise LabError(f"unknown backend {backend!r}: use 'local' (no AWS account needed) or 'aws'")
+    stored = settings(home)
+    backend = _backend_name(backend or os.environ.get("LAB_BACKEND") or stored.get("backend") or "local")
+    prefix = prefix or os.environ.get("LAB_PREFIX") or stored.get("prefix") or DEFAULT_PREFIX
     lab = (
         _connect_local(region, prefix, home) if backend == "local" else _connect_aws(profile, region, prefix)
     )

@@ -4,6 +4,7 @@ import os
 import subprocess
 
 import pytest
+from conftest import BIN
 
 import labhelpers as lh
 from labhelpers.local import config
@@ -50,6 +51,31 @@ def test_names_follow_the_prefix(endpoint, restore_environ):
     assert lab.names.pipeline == "team7-pipeline"
     assert lab.names.bucket == "team7-artifacts-111122223333-ap-southeast-1"
     assert lh.Names("awscicd", "111122223333", "ap-southeast-1").pipeline_role == "awscicd-codepipeline-role"
+
+
+def test_the_class_setting_is_stored_once_and_every_connect_reads_it(endpoint, restore_environ):
+    home = str(endpoint.layout.root)
+    restore_environ.delenv("LAB_PREFIX", raising=False)
+    restore_environ.delenv("LAB_BACKEND", raising=False)
+    endpoint.layout.settings.unlink(missing_ok=True)
+    assert lh.connect(home=home, quiet=True).prefix == "awscicd"  # the article's names by default
+    cli = subprocess.run(
+        [str(BIN / "labhelpers"), "configure", "--prefix", "alice", "--home", home],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "alice" in cli.stdout and str(endpoint.layout.settings) in cli.stdout
+    try:
+        assert lh.connect(home=home, quiet=True).names.pipeline == "alice-pipeline"
+        restore_environ.setenv("LAB_PREFIX", "bob")  # the environment overrides the stored setting
+        assert lh.connect(home=home, quiet=True).prefix == "bob"
+        assert lh.connect(home=home, prefix="carol", quiet=True).prefix == "carol"  # a parameters cell wins
+        with pytest.raises(lh.LabError, match="lowercase"):
+            lh.configure(prefix="Team_7", home=home)
+        assert lh.lab.settings(home) == {"prefix": "alice"}  # a refused setting changes nothing
+    finally:
+        endpoint.layout.settings.unlink()
 
 
 def test_unknown_backend_says_what_to_use():

@@ -2,6 +2,8 @@
 (`make lock`) that `make lab`, `make test`, .ci/run and environment.yml install from, and what is installed
 is exactly what the lock says."""
 
+import os
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -72,3 +74,21 @@ def test_readme_opens_with_the_two_commands():
 
 def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_make_lab_opens_a_working_copy_that_keeps_the_learners_edits(tmp_path):
+    work = tmp_path / "lab-work"
+    make = ["make", "--no-print-directory", "-C", str(ROOT), "lab-notebooks", f"LAB_WORK={work}"]
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    subprocess.run(make, check=True, env=env, capture_output=True)
+    tracked = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))
+    assert sorted(path.name for path in work.glob("*.ipynb")) == tracked
+    (work / tracked[0]).write_text("a learner's own work")
+    (work / tracked[1]).unlink()
+    subprocess.run(make, check=True, env=env, capture_output=True)
+    assert (work / tracked[0]).read_text() == "a learner's own work"
+    assert (work / tracked[1]).read_text() == (ROOT / "notebooks" / tracked[1]).read_text()
+    ignored = subprocess.run(
+        ["git", "-C", str(ROOT), "check-ignore", "lab-work/x.ipynb"], capture_output=True
+    )
+    assert ignored.returncode == 0, "the working copy must be ignored by git"

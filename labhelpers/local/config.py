@@ -35,6 +35,7 @@ class Layout:
         self.work = self.state / "work"
         self.empty_aws_config = root / "aws-config-empty"
         self.credentials = root / "credentials.json"
+        self.settings = root / "settings.json"  # the class's settings: labhelpers configure
 
 
 @dataclass(frozen=True)
