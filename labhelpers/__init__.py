@@ -21,7 +21,16 @@ SUBMODULES = (
     "runs",
     "widgets",
 )
-__all__ = ["connect", "configure", "Lab", "Names", "LabError", "EndpointError", "DeclarationError", *SUBMODULES]
+__all__ = [
+    "connect",
+    "configure",
+    "Lab",
+    "Names",
+    "LabError",
+    "EndpointError",
+    "DeclarationError",
+    *SUBMODULES,
+]
 
 
 def __getattr__(name: str):

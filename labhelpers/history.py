@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from .lab import Lab
+from .lab import Lab, pipeline_not_found
 
 __all__ = [
     "ACTION_RUN_COLUMNS",
@@ -133,9 +133,13 @@ def _pipeline_name(lab: Lab, pipeline: str | None) -> str:
 
 
 def _pages(lab: Lab, operation: str, result_key: str, **params) -> Iterator[dict]:
-    paginator = lab.client("codepipeline").get_paginator(operation)
-    for page in paginator.paginate(**params, PaginationConfig={"PageSize": PAGE_SIZE}):
-        yield from page.get(result_key, [])
+    codepipeline = lab.client("codepipeline")
+    paginator = codepipeline.get_paginator(operation)
+    try:
+        for page in paginator.paginate(**params, PaginationConfig={"PageSize": PAGE_SIZE}):
+            yield from page.get(result_key, [])
+    except codepipeline.exceptions.PipelineNotFoundException:
+        raise pipeline_not_found(lab, params["pipelineName"]) from None
 
 
 def iter_executions(lab: Lab, pipeline: str | None = None) -> Iterator[dict]:

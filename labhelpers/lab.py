@@ -190,6 +190,21 @@ class Lab:
         )
 
 
+def pipeline_not_found(lab: Lab, name: str) -> LabError:
+    """The lab's answer to PipelineNotFoundException: which pipelines exist, and which notebook makes one."""
+    codepipeline = lab.client("codepipeline")
+    existing = [
+        p["name"]
+        for page in codepipeline.get_paginator("list_pipelines").paginate()
+        for p in page["pipelines"]
+    ]
+    listed = ", ".join(existing) if existing else "none yet"
+    return LabError(
+        f"there is no pipeline {name!r} in {lab.region} (pipelines there: {listed}). Run notebooks 00-02 "
+        "first: 02_pipeline_json creates it. Or pass pipeline=<one of those>."
+    )
+
+
 # The values connect() replaced in os.environ, so an AWS connection can put them back.
 _saved_environ: dict[str, str | None] = {}
 

@@ -256,7 +256,8 @@ def explain(lab: Lab, declaration, *, role: str | None = None) -> pd.DataFrame:
         iam.get_role(RoleName=role)
     except iam.exceptions.NoSuchEntityException:
         raise LabError(
-            f"the role {role} does not exist: create it with roles.ensure_pipeline_role(lab, declaration)"
+            f"the role {role} does not exist yet: run notebook 01_service_role first, which creates it "
+            "(or call roles.ensure_pipeline_role(lab, declaration))"
         ) from None
     documents = _documents(lab, role)
     context = {"aws:ResourceAccount": lab.account}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from .errors import LabError
-from .lab import Lab
+from .lab import Lab, pipeline_not_found
 
 __all__ = [
     "Approval",
@@ -286,16 +286,7 @@ def _declaration(lab: Lab, name: str) -> dict:
     try:
         return codepipeline.get_pipeline(name=name)["pipeline"]
     except codepipeline.exceptions.PipelineNotFoundException:
-        existing = [
-            p["name"]
-            for page in codepipeline.get_paginator("list_pipelines").paginate()
-            for p in page["pipelines"]
-        ]
-        listed = ", ".join(existing) if existing else "none yet"
-        raise LabError(
-            f"there is no pipeline {name!r} in {lab.region}. Pipelines there: {listed}. Create it first "
-            "(create_pipeline with pipelines.article_pipeline(lab)) or pass pipeline=<one of those>"
-        ) from None
+        raise pipeline_not_found(lab, name) from None
 
 
 def deployed_pages(lab: Lab, deployment_id: str) -> list[str]:

@@ -10,6 +10,7 @@ import pytest
 from pipeline_kit import Kit, approval_stage
 
 from labhelpers import history
+from labhelpers.errors import LabError
 from labhelpers.lab import Lab
 from labhelpers.local import config
 
@@ -315,3 +316,11 @@ def test_metrics_of_a_lab_read_its_history(lab, runs):
     assert found.loc["deployment_frequency", "sample_size"] == 2
     assert found.loc["lead_time", "sample_size"] == 2 and found.loc["lead_time", "value"] >= pd.Timedelta(0)
     assert found.loc["time_to_restore", "sample_size"] == 1
+
+
+def test_a_pipeline_that_does_not_exist_yet_says_which_notebook_makes_it(endpoint):
+    lab = make_lab(endpoint)
+    for read in (history.executions, history.action_runs):
+        with pytest.raises(LabError, match="02_pipeline_json") as caught:
+            read(lab, "never-created")
+        assert "'never-created'" in str(caught.value)

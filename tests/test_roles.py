@@ -280,3 +280,10 @@ def test_the_engine_enforces_the_same_table():
         "codebuild:StartBuild",
         "arn:aws:codebuild:ap-southeast-1:111122223333:project/awscicd-demo-build",
     ) in wanted
+
+
+def test_explain_without_the_role_says_to_run_01_first(lab):
+    declaration = pipelines.article_pipeline(lab)
+    declaration["pipeline"]["roleArn"] = f"arn:aws:iam::{lab.account}:role/{lab.prefix}-not-made-yet"
+    with pytest.raises(lh.LabError, match="run notebook 01_service_role first"):
+        roles.explain(lab, declaration)
