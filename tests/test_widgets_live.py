@@ -103,6 +103,20 @@ def test_the_reject_button_rejects_with_the_summary_typed_in(lab):
     assert execution["status"] == "Failed"
 
 
+def test_after_a_click_on_approve_the_notebooks_own_answer_returns_at_once(lab, capsys):
+    execution_id = runs.start(lab)
+    panel = widgets.ApprovalPanel(lab, stage="Approve")
+    _wait_until_waiting(panel)
+    panel.summary.value = "Clicked by the learner"
+    panel.approve_button.click()
+    started = time.monotonic()
+    answered = panel.approve("the notebook's summary")  # the next cell, run after the click
+    assert time.monotonic() - started < 5
+    assert answered.status == "Succeeded" and answered.summary == "Clicked by the learner"
+    assert f"run {execution_id} was already answered in the panel" in capsys.readouterr().out
+    assert runs.wait(lab, execution_id, timeout=60)["status"] == "Succeeded"
+
+
 def test_a_click_with_nothing_waiting_explains_instead_of_raising(lab):
     panel = widgets.ApprovalPanel(lab, stage="Approve")
     assert not panel.state.waiting

@@ -74,6 +74,7 @@ class ApprovalPanel:
             [self.info, self.summary, widgets.HBox([self.approve_button, self.reject_button]), self.message]
         )
         self.widget.add_class("lab-approval-panel")
+        self.answered_here: str | None = None  # the run whose approval this panel answered
         self.state: runs.Approval = runs.approval(lab, pipeline, stage, action)
         self._show()
 
@@ -92,6 +93,15 @@ class ApprovalPanel:
         return self._answer(False, summary, timeout)
 
     def _answer(self, approve: bool, summary: str, timeout: float) -> runs.Approval:
+        current = self.refresh()
+        answered_here = self.answered_here is not None and current.execution_id == self.answered_here
+        if answered_here and not current.waiting and self.answered_here == self._newest_run():
+            # Answered with this panel's buttons: the notebook's own answer has nothing left to do.
+            print(
+                f"The approval of run {current.execution_id} was already answered in the panel: "
+                f"{current.status}, {current.summary!r}."
+            )
+            return current
         self.state = runs.answer(
             self.lab,
             self.pipeline,
@@ -101,10 +111,18 @@ class ApprovalPanel:
             summary=summary,
             timeout=timeout,
         )
+        self.answered_here = self.state.execution_id
         verb = "Approved" if approve else "Rejected"
         self.message.value = f"<b>{verb}</b>: {html.escape(summary)}"
         self._show()
         return self.state
+
+    def _newest_run(self) -> str | None:
+        """The pipeline's newest execution: a run started after the one answered here is answered anew."""
+        newest = self.lab.client("codepipeline").list_pipeline_executions(
+            pipelineName=self.pipeline or self.lab.names.pipeline, maxResults=1
+        )["pipelineExecutionSummaries"]
+        return newest[0]["pipelineExecutionId"] if newest else None
 
     def _clicked(self, *, approve: bool) -> None:
         default = runs.APPROVAL_SUMMARY if approve else REJECT_SUMMARY
