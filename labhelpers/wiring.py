@@ -271,8 +271,11 @@ def _connect(start: _Box, end: _Box) -> _Line:
 
 
 def _label_for(line: _Line, artifact: str, start: _Box) -> _Label:
-    """Where an arrow's artifact name goes: just after its start (a fan-out shares one label)."""
+    """Where an arrow's artifact name goes: just after its start (a fan-out shares one label). A missing
+    artifact's longer name goes above its '?' marker, in the space between rows, clear of every box."""
     text = f"{artifact} (missing)" if start.missing else artifact
+    if start.missing:
+        return _Label(start.x, start.y - 0.06, text, True)
     if line.x1 == line.x2:
         return _Label(line.x1 + 0.06, line.y1 + (ROW_PITCH - BOX_H) * 0.75, text, start.missing)
     return _Label(line.x1 + 0.06, line.y1 - 0.05, text, start.missing)

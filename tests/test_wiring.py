@@ -109,6 +109,28 @@ def test_a_dangling_input_is_marked_missing():
     ]
 
 
+LABEL_CHAR_WIDTH, LABEL_HEIGHT = 0.065, 0.12  # layout units of an 11 px label (generous for sans-serif)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        article,
+        dangling,
+        lambda: declaration("parallel-build-and-test"),
+        lambda: declaration("two-sources-primary-source"),
+    ],
+)
+def test_no_label_overlaps_an_action_box(make):
+    picture = wiring(make())._picture()
+    for label in picture.labels:
+        left, right = label.x, label.x + LABEL_CHAR_WIDTH * len(label.text)
+        top, bottom = label.y - LABEL_HEIGHT, label.y
+        for box in picture.boxes:
+            overlaps = left < box.x + box.width and box.x < right and top < box.y + 0.62 and box.y < bottom
+            assert not overlaps, (label.text, box.title)
+
+
 def test_to_frame_has_the_fixed_columns_even_when_empty():
     frame = wiring(article()).to_frame()
     assert list(frame.columns) == list(EDGE_COLUMNS)
