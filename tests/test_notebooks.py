@@ -1,4 +1,5 @@
-"""The lab itself: every notebook runs top to bottom, in order, on a fresh local endpoint; and each follows
+"""The lab itself: every notebook runs top to bottom, in order, on a fresh local endpoint, each twice in a row
+(a learner runs a notebook again), then the whole sequence once more after 99's cleanup; and each follows
 the house rules (name, one H1, a parameters cell, stripped outputs, no input(), listed in the README)."""
 
 import json
@@ -13,6 +14,9 @@ from labhelpers.local import config, process
 
 NAME = re.compile(r"^\d\d_[a-z0-9]+(_[a-z0-9]+)*\.ipynb$")
 PATHS = notebook_paths()
+# Each notebook twice in a row, then the whole sequence again after 99_cleanup.
+RUNS = [(path, "again" if again else "first") for path in PATHS for again in (False, True)]
+RUNS += [(path, "after cleanup") for path in PATHS]
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +30,8 @@ def test_there_are_notebooks():
     assert len(PATHS) >= 9, [p.name for p in PATHS]
 
 
-@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
-def test_notebook_runs_top_to_bottom(path, lab_home):
+@pytest.mark.parametrize("path, when", RUNS, ids=[f"{path.stem}-{when}" for path, when in RUNS])
+def test_notebook_runs_top_to_bottom(path, when, lab_home):
     started = time.monotonic()
     executed = execute(path, lab_home)
     seconds = time.monotonic() - started
