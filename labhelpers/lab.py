@@ -281,7 +281,8 @@ def connect(
     """
     stored = settings(home)
     backend = _backend_name(backend or os.environ.get("LAB_BACKEND") or stored.get("backend") or "local")
-    prefix = prefix or os.environ.get("LAB_PREFIX") or stored.get("prefix") or DEFAULT_PREFIX
+    if prefix is None:  # "" is a prefix too, and refused as one
+        prefix = os.environ.get("LAB_PREFIX") or stored.get("prefix") or DEFAULT_PREFIX
     lab = (
         _connect_local(region, prefix, home) if backend == "local" else _connect_aws(profile, region, prefix)
     )
