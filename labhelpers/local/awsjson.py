@@ -2,6 +2,7 @@
 request checked against the operation's input shape in botocore's model (before any code of ours reads it)."""
 
 import functools
+import json
 import time
 
 
@@ -29,6 +30,34 @@ def request_body(environ) -> bytes:
     if environ.get("wsgi.input_terminated"):
         return environ["wsgi.input"].read()
     return environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+
+
+def json_params(raw: bytes) -> dict:
+    """The request's JSON object; SerializationException when the body is not one."""
+    try:
+        params = json.loads(raw or b"{}")
+    except (ValueError, RecursionError) as exc:
+        raise AwsError("SerializationException", f"The request body is not valid JSON: {exc}") from exc
+    if not isinstance(params, dict):
+        raise AwsError("SerializationException", "The request body must be a JSON object.")
+    return params
+
+
+def check_types(service: str, operation: str, params: dict) -> None:
+    """SerializationException naming the member whose JSON type the operation's input shape does not allow."""
+    shape = service_model(service).operation_model(operation).input_shape
+    problem = type_problem(shape, params) if shape else None
+    if problem:
+        raise AwsError("SerializationException", problem)
+
+
+def unknown_operation(
+    service: str, operation: str, code: str = "UnknownOperationException"
+) -> AwsError | None:
+    """AWS's answer to an operation the service (by botocore's model) does not have; None if it has it."""
+    if operation in service_model(service).operation_names:
+        return None
+    return AwsError(code, f"{service} has no operation {operation!r}.")
 
 
 @functools.cache

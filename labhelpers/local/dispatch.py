@@ -5,7 +5,7 @@ import logging
 from contextvars import ContextVar
 
 from . import config, motoapi
-from .awsjson import AwsError, request_body, service_model, type_problem
+from .awsjson import AwsError, check_types, json_params, request_body, unknown_operation
 from .motoapp import Call
 
 log = logging.getLogger("labhelpers.endpoint")
@@ -71,11 +71,9 @@ class Dispatcher:
         qualified, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")
         prefix = qualified.rpartition(".")[2]
         group = self.services.get(prefix, [])
-        if group and operation not in service_model(group[0].signing_name).operation_names:
-            error = AwsError(
-                "UnknownOperationException", f"{group[0].signing_name} has no operation {operation!r}."
-            )
-            return Call(environ).error_response(error, start_response)
+        unknown = unknown_operation(group[0].signing_name, operation) if group else None
+        if unknown:
+            return Call(environ).error_response(unknown, start_response)
         owner = next((service for service in group if service.owns(operation)), None)
         if owner:
             return self._json_call(owner, environ, start_response)
@@ -92,19 +90,8 @@ class Dispatcher:
         call = Call(environ)
         region_token = _request_region.set(call.region or config.REGION)
         try:
-            raw = request_body(environ)
-            try:
-                params = json.loads(raw or b"{}")
-            except (ValueError, RecursionError) as exc:
-                raise AwsError(
-                    "SerializationException", f"The request body is not valid JSON: {exc}"
-                ) from exc
-            if not isinstance(params, dict):
-                raise AwsError("SerializationException", "The request body must be a JSON object.")
-            input_shape = service_model(service.signing_name).operation_model(call.operation).input_shape
-            problem = type_problem(input_shape, params) if input_shape else None
-            if problem:
-                raise AwsError("SerializationException", problem)
+            params = json_params(request_body(environ))
+            check_types(service.signing_name, call.operation, params)
             result = service.handle(call.operation, params)
         except AwsError as error:
             return call.error_response(error, start_response)

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 from botocore.exceptions import UnknownServiceError
 
 from . import motoapi
-from .awsjson import AwsError, request_body, service_model, type_problem
+from .awsjson import AwsError, check_types, json_params, request_body, unknown_operation
 
 READ_PREFIXES = ("Get", "List", "Describe", "Head", "BatchGet", "Lookup", "Search", "Filter")
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/aws4_request")
@@ -124,21 +124,18 @@ def _refusal(call: Call, environ) -> AwsError | None:
     if not (call.json or call.query) or not call.service:
         return None
     try:
-        model = service_model(call.service)
+        unknown = unknown_operation(
+            call.service, call.operation, "UnknownOperationException" if call.json else "InvalidAction"
+        )
     except UnknownServiceError:  # a signing name botocore knows otherwise: moto answers
         return None
-    if call.operation not in model.operation_names:
-        code = "UnknownOperationException" if call.json else "InvalidAction"
-        return AwsError(code, f"{call.service} has no operation {call.operation!r}.")
-    if not call.json:
-        return None
+    if unknown or not call.json:
+        return unknown
     body = request_body(environ)
     environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
     environ.pop("wsgi.input_terminated", None)
     try:
-        params = json.loads(body or b"{}")
-    except (ValueError, RecursionError) as exc:
-        return AwsError("SerializationException", f"The request body is not valid JSON: {exc}")
-    shape = model.operation_model(call.operation).input_shape
-    problem = type_problem(shape, params) if shape else None
-    return AwsError("SerializationException", problem) if problem else None
+        check_types(call.service, call.operation, json_params(body))
+    except AwsError as error:
+        return error
+    return None
