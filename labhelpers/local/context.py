@@ -2,6 +2,7 @@
 boto3 clients that call back into the endpoint (the engine speaks to S3 and the others through their APIs)."""
 
 import threading
+from collections.abc import Callable
 
 import boto3
 from botocore.config import Config
@@ -44,10 +45,7 @@ class EndpointContext:
 
 
 class StopSignal(threading.Event):
-    """A stop request (`set()`) that a watcher waits on together with the end of its work.
-
-    `watch()` gives the watcher an event of its own, set by the stop request, or by the work's owner once
-    the work is over: no watcher thread outlives its work."""
+    """A stop request (`set()`) that a watcher thread waits on together with the end of its work."""
 
     def __init__(self):
         super().__init__()
@@ -61,14 +59,21 @@ class StopSignal(threading.Event):
         for watcher in watchers:
             watcher.set()
 
-    def watch(self) -> threading.Event:
-        watcher = threading.Event()
+    def when_set(self, action: Callable[[], None], timeout: float) -> threading.Event:
+        """Run `action` in a thread of its own if a stop comes within `timeout` s; the returned event is set
+        by the work's owner once the work is over, and ends the thread at once."""
+        over = threading.Event()
         with self._watchers_lock:
-            self._watchers.add(watcher)
+            self._watchers.add(over)
             if self.is_set():
-                watcher.set()
-        return watcher
+                over.set()
 
-    def forget(self, watcher: threading.Event) -> None:
-        with self._watchers_lock:
-            self._watchers.discard(watcher)
+        def watch() -> None:
+            over.wait(timeout)
+            with self._watchers_lock:
+                self._watchers.discard(over)
+            if self.is_set():
+                action()
+
+        threading.Thread(target=watch, name="stop-watcher", daemon=True).start()
+        return over

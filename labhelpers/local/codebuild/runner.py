@@ -130,15 +130,10 @@ class _Control:
         self.deadline = time.monotonic() + timeout_seconds
         self.cancel = cancel
         self.interrupted: str | None = None
-        self.over = cancel.watch() if cancel is not None else None  # set by a stop, or when the build ends
-        if cancel is not None:
-            threading.Thread(target=self._watch_cancel, args=(timeout_seconds,), daemon=True).start()
+        self.over = cancel.when_set(self._stopped, timeout_seconds) if cancel is not None else None
 
-    def _watch_cancel(self, timeout_seconds: int) -> None:
-        self.over.wait(timeout_seconds)
-        self.cancel.forget(self.over)
-        if self.cancel.is_set():
-            self.events.put((None, "stop", 0))
+    def _stopped(self) -> None:
+        self.events.put((None, "stop", 0))
 
     def close(self) -> None:
         """The build is over: its watcher ends now."""

@@ -459,9 +459,7 @@ class LocalInstance:
             start_new_session=True,
         )
         group = _ProcessGroup(process)
-        over = cancel.watch() if cancel is not None else None  # set by a stop, or when the script ends
-        if cancel is not None:
-            threading.Thread(target=group.kill_when, args=(cancel, over, timeout), daemon=True).start()
+        over = cancel.when_set(lambda: group.kill("cancel"), timeout) if cancel is not None else None
         try:
             _pump(process, group, started + timeout, on_output)
         except BaseException:
@@ -522,12 +520,6 @@ class _ProcessGroup:
             self._dying += _pidfds(_group_members(self._process.pid))
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._process.pid, signal.SIGKILL)
-
-    def kill_when(self, cancel: StopSignal, over: threading.Event, timeout: float) -> None:
-        over.wait(timeout)
-        cancel.forget(over)
-        if cancel.is_set():
-            self.kill("cancel")
 
     def leader_exited(self) -> None:
         """The leader ended (not yet reaped): what it left behind goes too."""
