@@ -2,6 +2,7 @@
 request checked against the operation's input shape in botocore's model (before any code of ours reads it)."""
 
 import functools
+import io
 import json
 import time
 
@@ -30,6 +31,24 @@ def request_body(environ) -> bytes:
     if environ.get("wsgi.input_terminated"):
         return environ["wsgi.input"].read()
     return environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+
+
+_BODY = "labhelpers.body"
+
+
+def buffered_body(environ) -> bytes:
+    """The request's body, read once and kept, with `wsgi.input` a fresh stream of it for the app behind
+    (which may read it again, and again)."""
+    body = environ.get(_BODY)
+    if body is None:
+        body = environ[_BODY] = request_body(environ)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        # The stream now ends where CONTENT_LENGTH says: werkzeug de-chunked it already, and a reader that
+        # sees Transfer-Encoding (dulwich) would de-chunk it again and hang.
+        environ.pop("wsgi.input_terminated", None)
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
 
 
 def json_params(raw: bytes) -> dict:

@@ -61,9 +61,6 @@ class Dispatcher:
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path.startswith("/v1/repos/") and self.git:
-            # werkzeug already de-chunks the body; dulwich would de-chunk it again and hang.
-            if environ.get("wsgi.input_terminated"):
-                environ.pop("HTTP_TRANSFER_ENCODING", None)
             return self.git(environ, start_response)
         if path.startswith("/_lab/") and self.lab:
             return self.lab(environ, start_response)

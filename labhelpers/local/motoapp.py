@@ -1,7 +1,6 @@
 """moto's server for the plain AWS services, made safe to share: one lock, AWS-style errors for what moto
 lacks, and a note of which service each write touched (for snapshots)."""
 
-import io
 import json
 import logging
 import re
@@ -12,7 +11,7 @@ from urllib.parse import parse_qs
 from botocore.exceptions import UnknownServiceError
 
 from . import motoapi
-from .awsjson import AwsError, check_types, json_params, request_body, unknown_operation
+from .awsjson import AwsError, buffered_body, check_types, json_params, unknown_operation
 
 READ_PREFIXES = ("Get", "List", "Describe", "Head", "BatchGet", "Lookup", "Search", "Filter")
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/aws4_request")
@@ -71,11 +70,8 @@ def _xml(text: str) -> str:
 
 
 def _form_action(environ) -> str:
-    """Read the form body for its Action, and put the body back for moto."""
-    body = request_body(environ)
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    values = parse_qs(body.decode("utf-8", "replace")).get("Action")
+    """Read the form body for its Action; moto reads the body again."""
+    values = parse_qs(buffered_body(environ).decode("utf-8", "replace")).get("Action")
     return values[0] if values else "UnknownAction"
 
 
@@ -131,11 +127,8 @@ def _refusal(call: Call, environ) -> AwsError | None:
         return None
     if unknown or not call.json:
         return unknown
-    body = request_body(environ)
-    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
-    environ.pop("wsgi.input_terminated", None)
     try:
-        check_types(call.service, call.operation, json_params(body))
+        check_types(call.service, call.operation, json_params(buffered_body(environ)))
     except AwsError as error:
         return error
     return None

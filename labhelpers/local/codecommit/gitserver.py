@@ -1,14 +1,13 @@
 """git smart HTTP at /v1/repos/<name> (or <name>.git) over the RepoStore, served by dulwich."""
 
 import gzip
-import io
 import zlib
 
 from dulwich.errors import HookError, NotGitRepository
 from dulwich.server import Backend
 from dulwich.web import make_wsgi_chain
 
-from ..awsjson import AwsError, request_body
+from ..awsjson import AwsError, buffered_body
 from .store import BRANCH_PREFIX, RepoStore, check_name
 
 URL_PREFIX = "/v1/repos/"
@@ -20,17 +19,13 @@ def make_git_app(store: RepoStore):
 
     def git_app(environ, start_response):
         if environ.get("REQUEST_METHOD") == "POST":
-            body = request_body(environ)
-            if not well_framed(body, environ.get("HTTP_CONTENT_ENCODING", "")):
+            if not well_framed(buffered_body(environ), environ.get("HTTP_CONTENT_ENCODING", "")):
                 message = b"Bad request: the body is not git pkt-lines ending in a flush-pkt (0000).\n"
                 start_response(
                     "400 Bad Request", [("Content-Type", "text/plain"), ("Content-Length", str(len(message)))]
                 )
                 yield message
                 return
-            environ.update({"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
-            environ.pop("wsgi.input_terminated", None)
-            environ.pop("HTTP_TRANSFER_ENCODING", None)
         backend = _StoreBackend(store)
         try:
             yield from make_wsgi_chain(backend)(environ, start_response)

@@ -9,10 +9,9 @@ Origin (no web page of another site); no answer grants CORS. Then, by path:
 
 import base64
 import hmac
-import io
 from datetime import UTC, datetime
 
-from ..awsjson import AwsError, request_body
+from ..awsjson import AwsError, buffered_body
 from ..config import GIT_USER, REGION, Credentials
 from ..motoapp import Call
 from . import sigv4
@@ -81,11 +80,7 @@ class Guard:
 
     def _verify(self, environ) -> None:
         """Raise sigv4.Refused unless the request is signed with the lab's keys."""
-        body = request_body(environ)
-        environ["wsgi.input"] = io.BytesIO(body)  # the app reads it again
-        environ["CONTENT_LENGTH"] = str(len(body))
-        environ.pop("wsgi.input_terminated", None)
-        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        body = buffered_body(environ)
         keys, now = self.credentials, datetime.now(UTC)
         signed = sigv4.signature_of(environ, body)
         if signed is not None:

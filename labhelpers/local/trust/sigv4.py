@@ -234,12 +234,11 @@ def verify_post_policy(fields: dict[str, str], access_key: str, secret_key: str,
 
 
 def form_fields(environ, body: bytes) -> dict[str, str]:
-    """The text fields of a multipart form body (lower-case names), the file left out."""
+    """The text fields of a multipart form body (lower-case names), the file left out; `environ` keeps its
+    own stream of the body for the app."""
     from werkzeug.formparser import parse_form_data
 
-    copy = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
-    copy.pop("wsgi.input_terminated", None)
-    _, form, _ = parse_form_data(copy)
+    _, form, _ = parse_form_data({**environ, "wsgi.input": io.BytesIO(body)})
     return {name.lower(): value for name, value in form.items()}
 
 
