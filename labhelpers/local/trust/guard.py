@@ -82,7 +82,7 @@ class Guard:
         """Raise sigv4.Refused unless the request is signed with the lab's keys."""
         body = buffered_body(environ)
         keys, now = self.credentials, datetime.now(UTC)
-        signed = sigv4.signature_of(environ, body)
+        signed = sigv4.signature_of(environ)
         if signed is not None:
             sigv4.verify(environ, body, signed, keys.access_key, keys.secret_key, now)
         elif environ.get("CONTENT_TYPE", "").startswith("multipart/form-data"):  # an S3 POST upload

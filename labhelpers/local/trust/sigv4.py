@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
-from botocore.auth import UNSIGNED_PAYLOAD, HmacV1QueryAuth, SigV4Auth
+from botocore.auth import UNSIGNED_PAYLOAD, HmacV1Auth, HmacV1QueryAuth, SigV4Auth
 from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials as BotoCredentials
 
@@ -68,7 +68,7 @@ class _Verifier(SigV4Auth):
         return path if self._s3 else super()._normalize_url_path(path)
 
 
-def signature_of(environ, body: bytes) -> Signed | None:
+def signature_of(environ) -> Signed | None:
     """The request's SigV4 signature (header, then query string), or None when it carries none."""
     header = environ.get("HTTP_AUTHORIZATION", "")
     if header:
@@ -81,8 +81,8 @@ def signature_of(environ, body: bytes) -> Signed | None:
         credential, names = fields.get("Credential", ""), fields.get("SignedHeaders", "")
         return _signed(credential, names, fields.get("Signature", ""), environ.get("HTTP_X_AMZ_DATE", ""))
     query = _query_pairs(environ)
-    if "X-Amz-Signature" in dict(query):
-        values = dict(query)
+    values = dict(query)
+    if "X-Amz-Signature" in values:
         if values.get("X-Amz-Algorithm") != ALGORITHM:
             raise Refused("signature", f"X-Amz-Algorithm must be {ALGORITHM}.")
         found = _signed(
@@ -95,7 +95,7 @@ def signature_of(environ, body: bytes) -> Signed | None:
         if not expires.isdigit():
             raise Refused("signature", "X-Amz-Expires must be a number of seconds.")
         return Signed(**{**found.__dict__, "presigned": True, "expires": int(expires)})
-    if "Signature" in dict(query) and "AWSAccessKeyId" in dict(query):
+    if "Signature" in values and "AWSAccessKeyId" in values:
         values = {key: unquote(value) for key, value in query}
         if not values.get("Expires", "").isdigit():
             raise Refused("signature", "Expires must be the URL's end in epoch seconds.")
@@ -112,6 +112,11 @@ def _signed(credential: str, names: str, signature: str, timestamp: str) -> Sign
             "signature", f"The credential scope {credential!r} is not access-key/date/region/service."
         )
     return Signed(parts[0], parts[1], parts[2], parts[3], tuple(names.split(";")), signature, timestamp)
+
+
+def _raw_path(environ) -> str:
+    """The path (and query) as the client sent it, percent-encoding included: what it signed."""
+    return environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
 
 
 def _query_pairs(environ) -> list[tuple[str, str]]:
@@ -136,8 +141,7 @@ def verify(environ, body: bytes, signed: Signed, access_key: str, secret_key: st
         raise Refused("signature", "Signature expired: the request's time is more than 15 minutes off.")
     s3 = signed.service == "s3"
     query = "&".join(f"{k}={v}" for k, v in _query_pairs(environ) if k != "X-Amz-Signature")
-    raw_path = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
-    url = f"http://{environ.get('HTTP_HOST', '')}{raw_path.partition('?')[0]}" + (
+    url = f"http://{environ.get('HTTP_HOST', '')}{_raw_path(environ).partition('?')[0]}" + (
         f"?{query}" if query else ""
     )
     request = AWSRequest(method=environ.get("REQUEST_METHOD", "GET"), url=url, headers=_headers(environ))
@@ -173,8 +177,7 @@ class _VersionTwo(HmacV1QueryAuth):
 def _verify_version_2(environ, signed: Signed, access_key: str, secret_key: str, now: datetime) -> None:
     if now.timestamp() > int(signed.timestamp):
         raise Refused("signature", "Request has expired: presign the URL again.")
-    raw_path = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
-    split = urlsplit(f"http://{environ.get('HTTP_HOST', '')}{raw_path}")
+    split = urlsplit(f"http://{environ.get('HTTP_HOST', '')}{_raw_path(environ)}")
     signed_with = HTTPHeaders()  # what the presigner put into the query from the request's headers
     for key, value in _query_pairs(environ):
         if key.lower().startswith("x-amz-") or key.lower() in ("content-md5", "content-type"):
@@ -210,14 +213,12 @@ def verify_post_policy(fields: dict[str, str], access_key: str, secret_key: str,
         if len(parts) != 5:
             raise Refused("signature", "x-amz-credential is not access-key/date/region/s3/aws4_request.")
         key_id, signature = parts[0], fields["x-amz-signature"]
-        key = f"AWS4{secret_key}".encode()
-        for step in (*parts[1:4], "aws4_request"):
-            key = hmac.new(key, step.encode(), hashlib.sha256).digest()
-        expected = hmac.new(key, policy.encode(), hashlib.sha256).hexdigest()
+        dated = AWSRequest()  # the policy is signed with the key of its date, Region and service
+        dated.context["timestamp"] = parts[1]
+        expected = SigV4Auth(BotoCredentials("", secret_key), parts[3], parts[2]).signature(policy, dated)
     elif fields.get("signature") and policy:
         key_id, signature = fields.get("awsaccesskeyid", ""), fields["signature"]
-        digest = hmac.new(secret_key.encode(), policy.encode(), hashlib.sha1).digest()
-        expected = base64.b64encode(digest).decode()
+        expected = HmacV1Auth(BotoCredentials(key_id, secret_key)).sign_string(policy)
     else:
         raise Refused("missing", "The upload form carries no signed policy (policy and its signature).")
     if key_id != access_key:
