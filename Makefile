@@ -20,7 +20,11 @@ TEST_REQUIREMENTS := -r requirements/test.txt
 endif
 export LATEST
 
-.PHONY: lab lab-install lab-notebooks test test-latest lock lint bench clean
+# Student copies: the notebooks without their solutions (nbgrader's BEGIN/END SOLUTION regions).
+STUDENT ?= student
+COURSE := build/nbgrader
+
+.PHONY: lab lab-install lab-notebooks student test test-latest lock lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,10 +43,18 @@ $(VENV)/.test-installed: pyproject.toml requirements/test.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@ $(VENV)/.lab-installed
 
-# Copies the notebooks the working copy lacks; a learner's own edits are never overwritten.
-lab-notebooks:
+# nbgrader's own release step, in a course folder of its own under build/.
+student: $(VENV)/.lab-installed
+	rm -rf $(COURSE) && mkdir -p $(COURSE)/source/codepipeline-lab
+	cp notebooks/*.ipynb $(COURSE)/source/codepipeline-lab/
+	PATH="$(abspath $(BIN)):$$PATH" nbgrader generate_assignment codepipeline-lab --force --log-level=WARN \
+		--CourseDirectory.root=$(abspath $(COURSE))
+	rm -rf $(STUDENT) && cp -r $(COURSE)/release/codepipeline-lab $(STUDENT)
+
+# Copies the student copies the working copy lacks; a learner's own edits are never overwritten.
+lab-notebooks: student
 	mkdir -p $(LAB_WORK)
-	for nb in notebooks/*.ipynb; do [ -e "$(LAB_WORK)/$${nb##*/}" ] || cp "$$nb" $(LAB_WORK)/; done
+	for nb in $(STUDENT)/*.ipynb; do [ -e "$(LAB_WORK)/$${nb##*/}" ] || cp "$$nb" $(LAB_WORK)/; done
 
 lab: $(VENV)/.lab-installed lab-notebooks
 	$(BIN)/labhelpers local start
@@ -76,4 +88,4 @@ bench: $(VENV)/.test-installed
 
 clean:
 	-$(BIN)/labhelpers local stop
-	rm -rf $(VENV) .venv-latest build *.egg-info
+	rm -rf $(VENV) .venv-latest build *.egg-info $(STUDENT)

@@ -13,6 +13,7 @@ from .runs import has_widget_frontend
 SUBMODULES = (
     "artifacts",
     "cleanup",
+    "exercises",
     "history",
     "pipelines",
     "plots",

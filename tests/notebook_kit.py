@@ -65,8 +65,9 @@ def lab_environment(home: Path):
         os.environ.update(saved)
 
 
-def execute(path: Path, home: Path) -> nbformat.NotebookNode:
-    """Execute a notebook in its folder with the lab pointed at `home`; raises CellExecutionError on failure.
+def execute(path: Path, home: Path, *, allow_errors: bool = False) -> nbformat.NotebookNode:
+    """Execute a notebook in its folder with the lab pointed at `home`; raises CellExecutionError on failure,
+    unless `allow_errors` (then every cell runs and errors stay in the outputs).
 
     Cells tagged `raises-exception` may fail, as they teach an error. Nothing is written back to disk."""
     notebook = nbformat.read(path, as_version=4)
@@ -74,6 +75,7 @@ def execute(path: Path, home: Path) -> nbformat.NotebookNode:
         notebook,
         timeout=CELL_TIMEOUT,
         kernel_name=KERNEL,
+        allow_errors=allow_errors,
         resources={"metadata": {"path": str(path.parent)}},
     )
     with lab_environment(home):

@@ -76,18 +76,21 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
-def test_make_lab_opens_a_working_copy_that_keeps_the_learners_edits(tmp_path):
-    work = tmp_path / "lab-work"
+def test_make_lab_opens_student_copies_and_keeps_the_learners_edits(tmp_path):
+    work, student = tmp_path / "lab-work", tmp_path / "student"
     make = ["make", "--no-print-directory", "-C", str(ROOT), "lab-notebooks", f"LAB_WORK={work}"]
+    make.append(f"STUDENT={student}")
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     subprocess.run(make, check=True, env=env, capture_output=True)
     tracked = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))
     assert sorted(path.name for path in work.glob("*.ipynb")) == tracked
+    assert all("BEGIN SOLUTION" not in (work / name).read_text() for name in tracked)
+    assert "BEGIN SOLUTION" in (ROOT / "notebooks" / tracked[0]).read_text()
     (work / tracked[0]).write_text("a learner's own work")
     (work / tracked[1]).unlink()
     subprocess.run(make, check=True, env=env, capture_output=True)
     assert (work / tracked[0]).read_text() == "a learner's own work"
-    assert (work / tracked[1]).read_text() == (ROOT / "notebooks" / tracked[1]).read_text()
+    assert (work / tracked[1]).read_text() == (student / tracked[1]).read_text()
     ignored = subprocess.run(
         ["git", "-C", str(ROOT), "check-ignore", "lab-work/x.ipynb"], capture_output=True
     )
