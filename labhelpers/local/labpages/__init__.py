@@ -5,11 +5,11 @@ import os
 import time
 from urllib.parse import quote
 
-from . import config
-from .codedeploy.instance import WEB_SERVERS
-from .codedeploy.store import LocalInstances, instances_folder
-from .dispatch import json_response
-from .inventory import deployment_counts, moto_counts, pipeline_count
+from .. import config
+from ..codedeploy.instance import WEB_SERVERS
+from ..codedeploy.store import LocalInstances, instances_folder
+from ..dispatch import json_response
+from ..inventory import deployment_counts, moto_counts, pipeline_count
 
 INSTANCE_PAGES = "/_lab/instances/"
 SANDBOX = "sandbox allow-scripts allow-forms allow-popups allow-modals"
