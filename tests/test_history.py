@@ -332,6 +332,8 @@ def test_in_seconds_shows_each_duration_in_seconds_and_keeps_the_frame():
     assert list(shown.columns) == ["execution_id", "duration_s"]
     assert shown["duration_s"].tolist()[:5] == [600.0, 300.0, 300.0, 1800.0, 1200.0]
     assert pd.api.types.is_timedelta64_dtype(executions["duration"])  # the frame itself is untouched
-    one_second = history.executions_frame([summary("e9", "Succeeded", at(0), at(0) + timedelta(seconds=1.177))])
+    one_second = history.executions_frame(
+        [summary("e9", "Succeeded", at(0), at(0) + timedelta(seconds=1.177))]
+    )
     assert history.in_seconds(one_second)["duration_s"].tolist() == [1.2]
     assert "days" not in history.in_seconds(history.stage_runs_frame(runs)).to_string()

@@ -60,8 +60,16 @@ def test_a_timeline_fills_its_axis_whatever_the_length_of_the_run(seconds, unit,
     start = at(0)
     runs = history.action_runs_frame(
         [
-            action("e1", "Source", "Source", start, start + timedelta(seconds=seconds / 4), category="Source"),
-            action("e1", "Build", "Build", start + timedelta(seconds=seconds / 4), start + timedelta(seconds=seconds)),
+            action(
+                "e1", "Source", "Source", start, start + timedelta(seconds=seconds / 4), category="Source"
+            ),
+            action(
+                "e1",
+                "Build",
+                "Build",
+                start + timedelta(seconds=seconds / 4),
+                start + timedelta(seconds=seconds),
+            ),
         ]
     )
     ax = plots.timeline(runs)
