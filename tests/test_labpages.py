@@ -4,26 +4,20 @@ commit, linked from the run's actions; served only with the page token of this s
 import html
 import os
 import stat
-import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from pipeline_kit import article_lab
 
-import labhelpers as lh
-from labhelpers import pipelines, prerequisites, roles, runs
+from labhelpers import runs
 from labhelpers.lab import _restore_environ
 from labhelpers.local import config, process
 
 
 @pytest.fixture(scope="module")
 def lab(endpoint):
-    made = lh.connect(home=str(endpoint.layout.root), prefix=f"p{uuid.uuid4().hex[:8]}", quiet=True)
-    prerequisites.ensure(made)
-    declaration = pipelines.article_pipeline(made)
-    roles.ensure_pipeline_role(made, declaration)
-    made.client("codepipeline").create_pipeline(**declaration)
-    yield made
+    yield article_lab(endpoint, "p")
     _restore_environ()
 
 
@@ -49,11 +43,12 @@ def test_each_action_links_to_its_local_page_with_the_token_of_this_start(endpoi
     build, deploy, source = actions["CodeBuild"], actions["CodeDeploy"], actions["CodeCommit"]
     assert without_token(build.log_url) == f"{lab.endpoint_url}/_lab/builds/{build.external_id}/log"
     assert without_token(deploy.log_url) == f"{lab.endpoint_url}/_lab/deployments/{deploy.external_id}/events"
-    repository = lab.names.repository
-    assert without_token(source.log_url) == f"{lab.endpoint_url}/_lab/commits/{repository}/{source.external_id}"
+    commit_page = f"{lab.endpoint_url}/_lab/commits/{lab.names.repository}/{source.external_id}"
+    assert without_token(source.log_url) == commit_page
     for action in (build, deploy, source):
         assert parse_qs(urlsplit(action.log_url).query) == {"token": [token]}
-    assert (build.link_label, deploy.link_label, source.link_label) == ("build log", "deployment events", "commit")
+    labels = (build.link_label, deploy.link_label, source.link_label)
+    assert labels == ("build log", "deployment events", "commit")
     # The engine's own record carries no token: it never knows it.
     details = lab.client("codepipeline").list_action_executions(
         pipelineName=lab.names.pipeline, filter={"pipelineExecutionId": snap.execution_id}

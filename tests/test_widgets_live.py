@@ -1,17 +1,17 @@
 """The live widgets against real executions, tested by their state: PipelineView updated by runs.watch,
 and ApprovalPanel answering a Manual approval stage (headless and by its buttons)."""
 
-import json
 import time
 import uuid
 
 import pytest
 from pipeline_kit import Kit
+from test_pipeline_builds import build_action, project
 
 import labhelpers as lh
 from labhelpers import history, pipelines, prerequisites, roles, runs, widgets
-from labhelpers.widgets import pipeline_view
 from labhelpers.lab import _restore_environ
+from labhelpers.widgets import pipeline_view
 
 CUSTOM_DATA = "Check the page of the build before it ships"
 REVIEW_LINK = "https://example.com/review"
@@ -178,40 +178,9 @@ class Recorder:
 
 def test_the_live_view_shows_the_newest_lines_of_the_running_builds_log(endpoint, lab, unique):
     kit = Kit(endpoint, unique)
-    kit.setup({"buildspec.yml": SLOW_BUILDSPEC})
-    build_role = f"build-role-{unique}"
-    lab.client("iam").create_role(
-        RoleName=build_role,
-        AssumeRolePolicyDocument=json.dumps(roles.trust_policy("codebuild.amazonaws.com")),
-    )
-    project = f"slow-{unique}"
-    lab.client("codebuild").create_project(
-        name=project,
-        source={"type": "CODEPIPELINE"},
-        artifacts={"type": "CODEPIPELINE"},
-        environment={
-            "type": "LINUX_CONTAINER",
-            "image": "aws/codebuild/standard:7.0",
-            "computeType": "BUILD_GENERAL1_SMALL",
-        },
-        serviceRole=f"arn:aws:iam::{lab.account}:role/{build_role}",
-    )
-    build_stage = {
-        "name": "Build",
-        "actions": [
-            {
-                "name": "Build",
-                "actionTypeId": {
-                    "category": "Build",
-                    "owner": "AWS",
-                    "provider": "CodeBuild",
-                    "version": "1",
-                },
-                "configuration": {"ProjectName": project},
-                "inputArtifacts": [{"name": "SourceOutput"}],
-            }
-        ],
-    }
+    kit.setup()
+    kit.create_build_role()
+    build_stage = {"name": "Build", "actions": [build_action("Build", project(kit, "slow", SLOW_BUILDSPEC))]}
     execution_id = kit.create(build_stage)
     view = Recorder()
     with history.CallCounter(lab, ("codebuild", "logs")) as counter:
