@@ -28,6 +28,7 @@ __all__ = [
     "action_runs_frame",
     "executions",
     "executions_frame",
+    "in_seconds",
     "iter_action_executions",
     "iter_executions",
     "metrics",
@@ -246,9 +247,9 @@ def executions(lab: Lab, pipeline: str | None = None) -> pd.DataFrame:
     Examples
     --------
     >>> frame = executions(lab)  # doctest: +SKIP
-    >>> frame[["status", "trigger_type", "duration"]].tail(1)  # doctest: +SKIP
-          status            trigger_type               duration
-    2  Succeeded  StartPipelineExecution 0 days 00:00:01.532000
+    >>> in_seconds(frame[["status", "trigger_type", "duration"]]).tail(1)  # doctest: +SKIP
+          status            trigger_type  duration_s
+    2  Succeeded  StartPipelineExecution         1.5
     """
     return executions_frame(iter_executions(lab, pipeline))
 
@@ -384,6 +385,22 @@ def stage_runs(lab: Lab, pipeline: str | None = None, execution_id: str | None =
     >>> stage_runs(lab).pivot(index="execution_id", columns="stage", values="status")  # doctest: +SKIP
     """
     return stage_runs_frame(action_runs(lab, pipeline, execution_id))
+
+
+def in_seconds(frame: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
+    """A copy of `frame` to show: each timedelta column ``x`` becomes ``x_s``, in seconds (floats).
+
+    Frames keep timedelta durations, to compute with; this is for reading them.
+
+    Examples
+    --------
+    >>> in_seconds(executions(lab)[["status", "duration"]]).tail(1)  # doctest: +SKIP
+          status  duration_s
+    2  Succeeded         1.5
+    """
+    spans = [name for name in frame if pd.api.types.is_timedelta64_dtype(frame[name])]
+    shown = frame.assign(**{name: frame[name].dt.total_seconds().round(decimals) for name in spans})
+    return shown.rename(columns={name: f"{name}_s" for name in spans})
 
 
 def _readable(span) -> str:

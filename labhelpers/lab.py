@@ -155,6 +155,7 @@ class Lab:
     session: boto3.Session
     prefix: str = "awscicd"
     endpoint_url: str | None = None
+    home: str | None = None  # the local endpoint's state folder
     _clients: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -307,7 +308,7 @@ def _connect_local(region, prefix, home) -> Lab:
     session = boto3.Session(
         aws_access_key_id=keys.access_key, aws_secret_access_key=keys.secret_key, region_name=region
     )
-    return Lab("local", config.ACCOUNT, region, session, prefix, running.url)
+    return Lab("local", config.ACCOUNT, region, session, prefix, running.url, str(layout.root))
 
 
 def _connect_aws(profile, region, prefix) -> Lab:

@@ -4,7 +4,8 @@
     lh.plots.durations(lh.history.stage_runs(lab))
     lh.plots.outcomes(lh.history.executions(lab))
 
-Each takes ``ax=None`` (a new figure then) and never calls ``plt.show()``.
+Each takes ``ax=None`` (a new figure then) and never calls ``plt.show()``. Timelines measure time from
+each execution's start, in seconds (minutes past two); durations are in seconds.
 """
 
 import matplotlib.dates as mdates
@@ -28,6 +29,7 @@ STATUS_COLOURS = {
 }
 OTHER_COLOUR = "tab:olive"
 EMPTY_MESSAGE = "No runs yet: start the pipeline, then read the history again"
+MINUTES_AFTER = 120  # seconds: a longer span is drawn in minutes
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -60,7 +62,7 @@ def _time_axis(ax: Axes) -> None:
     locator = mdates.AutoDateLocator(tz="UTC")
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz="UTC"))
-    ax.set_xlabel("time (UTC)")
+    ax.set_xlabel("start (UTC)")
 
 
 def _row_labels(frame: pd.DataFrame) -> pd.Series:
@@ -76,8 +78,14 @@ def _row_labels(frame: pd.DataFrame) -> pd.Series:
     return labels
 
 
+def _unit(seconds: float) -> tuple[str, float]:
+    """Seconds for spans up to two minutes, minutes beyond: (unit, seconds per unit)."""
+    return ("min", 60.0) if seconds > MINUTES_AFTER else ("s", 1.0)
+
+
 def timeline(frame: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
-    """A Gantt chart of stage or action runs: one bar each, from start to end, coloured by status.
+    """A Gantt chart of stage or action runs: one bar each, coloured by status, placed in time since the
+    start of its execution, so a one-second run and a ten-minute run both fill the axis.
 
     Parameters
     ----------
@@ -90,35 +98,38 @@ def timeline(frame: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     Examples
     --------
     >>> timeline(history.stage_runs(lab, execution_id=run_id))  # doctest: +SKIP
-    <Axes: title={'center': 'Timeline of execution 1f0e2a3b'}, xlabel='time (UTC)'>
+    <Axes: title={'center': 'Timeline of execution 1f0e2a3b'}, xlabel='time since the execution started (s)'>
     """
     ax = _axes(ax)
     runs = frame.dropna(subset=["start"]).sort_values("start", kind="stable").reset_index(drop=True)
     if runs.empty:
         return _empty(ax, "Timeline")
     executions = runs["execution_id"].unique()
-    title = (
-        f"Timeline of execution {executions[0][:8]}"
-        if len(executions) == 1
-        else f"Timeline of {len(executions)} executions"
-    )
     ends = runs["end"].fillna(pd.Timestamp.now(tz="UTC"))
-    starts = mdates.date2num(runs["start"].dt.tz_convert("UTC").dt.tz_localize(None))
-    widths = (ends - runs["start"]).dt.total_seconds() / 86400  # Matplotlib dates count days
+    origins = runs.groupby("execution_id")["start"].transform("min")
+    lefts = (runs["start"] - origins).dt.total_seconds()
+    widths = (ends - runs["start"]).dt.total_seconds()
+    span = max((lefts + widths).max(), 1e-3)
+    unit, size = _unit(span)
     ax.barh(
         range(len(runs)),
-        widths,
-        left=starts,
+        widths / size,
+        left=lefts / size,
         height=0.6,
         color=[_colour(status) for status in runs["status"]],
         edgecolor="black",
         linewidth=0.5,
     )
+    ax.set_xlim(0, span / size * 1.02)
     ax.set_yticks(range(len(runs)), _row_labels(runs).tolist())
     ax.invert_yaxis()  # the first run on top
-    _time_axis(ax)
     _status_legend(ax, runs["status"])
-    ax.set_title(title)
+    if len(executions) == 1:
+        ax.set_title(f"Timeline of execution {executions[0][:8]}")
+        ax.set_xlabel(f"time since the execution started ({unit})")
+    else:
+        ax.set_title(f"Timeline of {len(executions)} executions")
+        ax.set_xlabel(f"time since each execution started ({unit})")
     return ax
 
 
@@ -156,7 +167,6 @@ def durations(frame: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
             label=name,
         )
     _time_axis(ax)
-    ax.set_xlabel("start (UTC)")
     ax.set_ylabel("duration (s)")
     ax.set_ylim(bottom=0)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
@@ -165,7 +175,8 @@ def durations(frame: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
 
 
 def outcomes(frame: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
-    """How many runs ended in each status, per day (UTC): stacked bars.
+    """How many runs ended in each status: stacked bars per execution when the history spans a day or
+    less, per day (UTC) when it spans more.
 
     Parameters
     ----------
@@ -177,23 +188,27 @@ def outcomes(frame: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     Examples
     --------
     >>> outcomes(history.executions(lab))  # doctest: +SKIP
-    <Axes: title={'center': 'Outcomes per day'}, xlabel='day (UTC)', ylabel='runs'>
+    <Axes: title={'center': 'Outcomes per execution'}, xlabel='execution (oldest first)', ylabel='runs'>
     """
     ax = _axes(ax)
-    title = "Outcomes per day"
-    runs = frame.dropna(subset=["start"])
+    runs = frame.dropna(subset=["start"]).sort_values("start", kind="stable")
     if runs.empty:
-        return _empty(ax, title)
-    days = runs["start"].dt.tz_convert("UTC").dt.strftime("%Y-%m-%d")
-    counts = pd.crosstab(days, runs["status"]).sort_index()
+        return _empty(ax, "Outcomes")
+    if runs["start"].iloc[-1] - runs["start"].iloc[0] > pd.Timedelta(days=1):
+        title, xlabel = "Outcomes per day", "day (UTC)"
+        keys = runs["start"].dt.tz_convert("UTC").dt.strftime("%Y-%m-%d")
+    else:
+        title, xlabel = "Outcomes per execution", "execution (oldest first)"
+        keys = runs["execution_id"].str[:8]
+    counts = pd.crosstab(keys, runs["status"]).reindex(keys.unique())  # in order of time
     ordered = [s for s in STATUS_COLOURS if s in counts] + [s for s in counts if s not in STATUS_COLOURS]
     positions = range(len(counts))
     bottom = pd.Series(0, index=counts.index)
     for status in ordered:
         ax.bar(positions, counts[status], bottom=bottom, color=_colour(status), label=status, width=0.6)
         bottom = bottom + counts[status]
-    ax.set_xticks(positions, counts.index.tolist())
-    ax.set_xlabel("day (UTC)")
+    ax.set_xticks(positions, counts.index.tolist(), rotation=90 if len(counts) > 8 else 0)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("runs")
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)

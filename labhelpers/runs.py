@@ -9,12 +9,16 @@ The state is plain data (`Snapshot`, `Approval`) read through boto3; widgets onl
 
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
 
 from .errors import LabError
 from .lab import Lab, pipeline_not_found
+from .local import config
 
 __all__ = [
     "Approval",
@@ -44,6 +48,7 @@ def show_live_views_with(view_class: Callable) -> None:
 ENDED = ("Succeeded", "Failed", "Stopped", "Superseded", "Cancelled")
 NOT_RUN = "None"
 DEFAULT_TIMEOUT = 900.0
+LOG_LINES = 12  # the newest lines of a running build's log that a snapshot carries
 APPROVAL_SUMMARY = "Approved in the lab notebook"
 
 
@@ -84,11 +89,18 @@ class ActionSnapshot:
     page_urls: tuple[str, ...] = ()
     error: str | None = None
     token: str | None = None
+    log_lines: tuple[str, ...] = ()  # the newest lines of the build's log, while a CodeBuild action runs
 
     @property
     def link_label(self) -> str:
-        """What `log_url` (the action's externalExecutionUrl) leads to."""
-        return {"CodeBuild": "build log", "Manual": "review"}.get(self.provider, "details")
+        """What `log_url` (the action's externalExecutionUrl) leads to, locally and in the console."""
+        labels = {
+            "CodeBuild": "build log",
+            "CodeDeploy": "deployment events",
+            "CodeCommit": "commit",
+            "Manual": "review",
+        }
+        return labels.get(self.provider, "details")
 
 
 @dataclass(frozen=True)
@@ -159,8 +171,19 @@ def _artifact_names(listed) -> tuple[str, ...]:
     return tuple(artifact["name"] for artifact in listed or [])
 
 
+@dataclass
+class _BuildLog:
+    """Where a build's log is (no group: it has none) and how far it has been read."""
+
+    group: str | None
+    stream: str | None
+    token: str | None = None  # GetLogEvents' nextForwardToken
+    lines: deque = field(default_factory=lambda: deque(maxlen=LOG_LINES))
+
+
 class _Reader:
-    """Reads one pipeline's executions; keeps its declaration and the pages of finished deployments."""
+    """Reads one pipeline's executions; keeps its declaration, the pages of finished deployments and how
+    far the logs of running builds have been read."""
 
     def __init__(self, lab: Lab, pipeline: str | None):
         self.lab = lab
@@ -168,6 +191,7 @@ class _Reader:
         self.codepipeline = lab.client("codepipeline")
         self.declaration = _declaration(lab, self.name)
         self.pages: dict[str, tuple[str, ...]] = {}
+        self.logs: dict[str, _BuildLog] = {}
 
     def latest(self, deadline: float) -> str:
         """The newest execution's id; waits for the first one of a pipeline just created."""
@@ -253,6 +277,7 @@ class _Reader:
             if external_id not in self.pages:
                 self.pages[external_id] = tuple(deployed_pages(self.lab, external_id))
             pages = self.pages[external_id]
+        building = type_id["provider"] == "CodeBuild" and status == "InProgress" and external_id
         return replace(
             base,
             status=status,
@@ -260,10 +285,48 @@ class _Reader:
             duration=ended - started if started and ended else None,
             summary=result.get("externalExecutionSummary"),
             external_id=external_id,
-            log_url=result.get("externalExecutionUrl"),
+            log_url=self._with_page_token(result.get("externalExecutionUrl")),
             page_urls=pages,
             error=(result.get("errorDetails") or {}).get("message"),
+            log_lines=self._newest_log_lines(external_id) if building else (),
         )
+
+    def _with_page_token(self, url: str | None) -> str | None:
+        """The local endpoint's pages of builds, deployments and commits need its page token, new at each
+        start and readable in its state folder only: added here, to show the link. Other links stay."""
+        lab = self.lab
+        if not (url and lab.is_local and lab.home and url.startswith(f"{lab.endpoint_url}/_lab/")):
+            return url
+        try:
+            token = config.Layout(Path(lab.home)).page_token.read_text()
+        except FileNotFoundError:
+            return url
+        return f"{url}?{urlencode({'token': token})}"
+
+    def _newest_log_lines(self, build_id: str) -> tuple[str, ...]:
+        """The build's newest log lines: one GetLogEvents call a poll, from where the last one ended (its
+        group and stream from one BatchGetBuilds call)."""
+        log = self.logs.get(build_id)
+        if log is None:
+            found = self.lab.client("codebuild").batch_get_builds(ids=[build_id])["builds"]
+            place = found[0].get("logs", {}) if found else {}
+            if place.get("groupName") and place.get("streamName"):
+                log = self.logs[build_id] = _BuildLog(place["groupName"], place["streamName"])
+            elif place.get("cloudWatchLogs", {}).get("status") == "DISABLED":
+                log = self.logs[build_id] = _BuildLog(None, None)
+            else:
+                return ()  # on AWS, the build gets its stream once it is provisioned
+        if log.group is None:
+            return ()
+        logs = self.lab.client("logs")
+        where = {"nextToken": log.token, "startFromHead": True} if log.token else {"startFromHead": False}
+        try:
+            page = logs.get_log_events(logGroupName=log.group, logStreamName=log.stream, **where)
+        except logs.exceptions.ResourceNotFoundException:
+            return ()  # the build has not opened its stream yet
+        log.lines.extend(line for event in page["events"] for line in event["message"].splitlines())
+        log.token = page["nextForwardToken"]
+        return tuple(log.lines)
 
 
 def _with_token(action: ActionSnapshot, latest: dict) -> ActionSnapshot:

@@ -3,7 +3,10 @@ made of a CodeCommit source and whatever stages a test needs, and waiting on sta
 
 import json
 import time
+import uuid
 
+import labhelpers as lh
+from labhelpers import pipelines, prerequisites, roles
 from labhelpers.local import config
 from labhelpers.roles import trust_policy
 
@@ -44,6 +47,13 @@ class Kit:
         return codecommit.create_commit(
             repositoryName=self.repository, branchName="main", putFiles=put, commitMessage="first"
         )["commitId"]
+
+    def create_build_role(self) -> None:
+        """build-role-<suffix>, which CodeBuild may assume (test_pipeline_builds' projects run under it)."""
+        self.endpoint.client("iam").create_role(
+            RoleName=f"build-role-{self.unique}",
+            AssumeRolePolicyDocument=json.dumps(trust_policy("codebuild.amazonaws.com")),
+        )
 
     def source_stage(self, namespace: str | None = None) -> dict:
         action = {
@@ -145,6 +155,17 @@ class Kit:
                 return found
             time.sleep(0.05)
         raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def article_lab(endpoint, letter: str) -> lh.Lab:
+    """A Lab on the endpoint with the article's pipeline created (its first run started), under a prefix of
+    its own that starts with `letter`."""
+    made = lh.connect(home=str(endpoint.layout.root), prefix=f"{letter}{uuid.uuid4().hex[:8]}", quiet=True)
+    prerequisites.ensure(made)
+    declaration = pipelines.article_pipeline(made)
+    roles.ensure_pipeline_role(made, declaration)
+    made.client("codepipeline").create_pipeline(**declaration)
+    return made
 
 
 def approval_stage(name: str = "Approve", **configuration) -> dict:

@@ -170,7 +170,9 @@ def test_no_source_build_reports_real_phases_variables_and_logs(cb, endpoint, un
     assert build["initiator"] and build["serviceRole"] == ROLE
     assert build["logs"]["groupName"] == f"/aws/codebuild/{name}"
     assert build["logs"]["streamName"] == build_uuid
-    assert f"group=/aws/codebuild/{name};stream={build_uuid}" in build["logs"]["deepLink"]
+    assert (
+        build["logs"]["deepLink"] == f"{endpoint.url}/_lab/builds/{build['id']}/log"
+    )  # the log's local page
 
     events = json.loads(
         endpoint.aws(

@@ -324,3 +324,16 @@ def test_a_pipeline_that_does_not_exist_yet_says_which_notebook_makes_it(endpoin
         with pytest.raises(LabError, match="02_pipeline_json") as caught:
             read(lab, "never-created")
         assert "'never-created'" in str(caught.value)
+
+
+def test_in_seconds_shows_each_duration_in_seconds_and_keeps_the_frame():
+    executions, runs = crafted_history()
+    shown = history.in_seconds(executions[["execution_id", "duration"]])
+    assert list(shown.columns) == ["execution_id", "duration_s"]
+    assert shown["duration_s"].tolist()[:5] == [600.0, 300.0, 300.0, 1800.0, 1200.0]
+    assert pd.api.types.is_timedelta64_dtype(executions["duration"])  # the frame itself is untouched
+    one_second = history.executions_frame(
+        [summary("e9", "Succeeded", at(0), at(0) + timedelta(seconds=1.177))]
+    )
+    assert history.in_seconds(one_second)["duration_s"].tolist() == [1.2]
+    assert "days" not in history.in_seconds(history.stage_runs_frame(runs)).to_string()

@@ -8,18 +8,13 @@ import pytest
 from pipeline_kit import Kit
 
 from labhelpers.local import config
-from labhelpers.roles import trust_policy
 
 
 @pytest.fixture
 def kit(endpoint, unique):
     made = Kit(endpoint, unique)
     made.setup({"buildspec.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo built\n"})
-    iam = endpoint.client("iam")
-    iam.create_role(
-        RoleName=f"build-role-{unique}",
-        AssumeRolePolicyDocument=json.dumps(trust_policy("codebuild.amazonaws.com")),
-    )
+    made.create_build_role()
     return made
 
 

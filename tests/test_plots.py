@@ -1,6 +1,9 @@
 """plots: charts of history frames, checked by their artists (bars, lines, labels) on the Agg backend."""
 
+from datetime import timedelta
+
 import matplotlib.pyplot as plt
+import pandas as pd
 import pytest
 from matplotlib.colors import to_rgba
 from test_history import action, at, crafted_history
@@ -41,10 +44,53 @@ def test_timeline_draws_one_bar_per_run_coloured_by_status():
     assert len(bars) == 3
     assert bar_labels(ax) == ["Source · Source", "Build · Build", "Deploy · Deploy"]
     assert [bar.get_facecolor() for bar in bars] == [to_rgba("tab:green")] * 2 + [to_rgba("tab:red")]
-    assert [bar.get_width() * 24 * 60 for bar in bars] == pytest.approx([1, 3, 1])
+    assert [bar.get_width() for bar in bars] == pytest.approx([1, 3, 1])  # minutes: 5 min is past two
+    assert [bar.get_x() for bar in bars] == pytest.approx([0, 1, 4])
     assert legend_labels(ax) == ["Succeeded", "Failed"]
     assert ax.get_title() == "Timeline of execution e1"
-    assert ax.get_xlabel() == "time (UTC)"
+    assert ax.get_xlabel() == "time since the execution started (min)"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "unit", "size"),
+    [(1.177, "s", 1.177), (600, "min", 10)],
+    ids=["one-second run", "ten-minute run"],
+)
+def test_a_timeline_fills_its_axis_whatever_the_length_of_the_run(seconds, unit, size):
+    start = at(0)
+    runs = history.action_runs_frame(
+        [
+            action(
+                "e1", "Source", "Source", start, start + timedelta(seconds=seconds / 4), category="Source"
+            ),
+            action(
+                "e1",
+                "Build",
+                "Build",
+                start + timedelta(seconds=seconds / 4),
+                start + timedelta(seconds=seconds),
+            ),
+        ]
+    )
+    ax = plots.timeline(runs)
+    assert ax.get_xlabel() == f"time since the execution started ({unit})"
+    source, build = ax.patches
+    assert source.get_x() == 0 and build.get_x() + build.get_width() == pytest.approx(size)
+    left, right = ax.get_xlim()
+    assert left == 0 and right == pytest.approx(size * 1.02)
+
+
+def test_each_execution_on_a_timeline_starts_at_zero():
+    runs = history.action_runs_frame(
+        [
+            action("aaaaaaaa-1", "Build", "Build", at(0), at(0.5)),
+            action("bbbbbbbb-2", "Build", "Build", at(600), at(600.25)),  # ten hours later
+        ]
+    )
+    ax = plots.timeline(runs)
+    assert [bar.get_x() for bar in ax.patches] == [0, 0]
+    assert [bar.get_width() for bar in ax.patches] == pytest.approx([30, 15])
+    assert ax.get_xlabel() == "time since each execution started (s)"
 
 
 def test_timeline_of_stages_of_several_executions_names_each_execution():
@@ -94,9 +140,10 @@ def test_durations_of_executions_leave_running_ones_out():
     assert ax.get_title() == "Durations by execution"
 
 
-def test_outcomes_stack_the_statuses_of_each_day():
+def test_outcomes_of_a_history_longer_than_a_day_stack_the_statuses_of_each_day():
     executions, _ = crafted_history()
     ax = plots.outcomes(executions)
+    assert ax.get_title() == "Outcomes per day" and ax.get_xlabel() == "day (UTC)"
 
     days = [label.get_text() for label in ax.get_xticklabels()]
     assert days == ["2026-03-02", "2026-03-03", "2026-03-04"]
@@ -111,12 +158,24 @@ def test_outcomes_stack_the_statuses_of_each_day():
     assert len(ax.patches) == 3 * 3
 
 
+def test_outcomes_of_a_history_within_a_day_show_each_execution():
+    executions, _ = crafted_history()
+    today = executions[executions["start"] < executions["start"].iloc[0] + timedelta(hours=2)]
+    ax = plots.outcomes(pd.concat([today.iloc[1:], today.iloc[:1]]))  # order of rows does not matter
+    assert ax.get_title() == "Outcomes per execution"
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["e1", "e2"]
+    assert legend_labels(ax) == ["Succeeded", "Failed"]
+    succeeded, failed = ax.containers
+    assert [bar.get_height() for bar in succeeded] == [1, 0]
+    assert [bar.get_height() for bar in failed] == [0, 1]
+
+
 @pytest.mark.parametrize(
     ("plot", "frame", "title"),
     [
         (plots.timeline, history.action_runs_frame([]), "Timeline"),
         (plots.durations, history.stage_runs_frame(history.action_runs_frame([])), "Durations by stage"),
-        (plots.outcomes, history.executions_frame([]), "Outcomes per day"),
+        (plots.outcomes, history.executions_frame([]), "Outcomes"),
     ],
     ids=["timeline", "durations", "outcomes"],
 )

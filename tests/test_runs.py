@@ -5,9 +5,10 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+from pipeline_kit import article_lab
 
 import labhelpers as lh
-from labhelpers import pipelines, prerequisites, roles, runs
+from labhelpers import pipelines, prerequisites, runs
 from labhelpers.lab import _restore_environ
 
 FINAL_LINE = "Source:Succeeded   Build:Succeeded   Deploy:Succeeded"
@@ -16,11 +17,7 @@ FINAL_LINE = "Source:Succeeded   Build:Succeeded   Deploy:Succeeded"
 @pytest.fixture(scope="module")
 def lab(endpoint):
     """The article's pipeline under its generated role; its first run has ended."""
-    made = lh.connect(home=str(endpoint.layout.root), prefix=f"w{uuid.uuid4().hex[:8]}", quiet=True)
-    prerequisites.ensure(made)
-    declaration = pipelines.article_pipeline(made)
-    roles.ensure_pipeline_role(made, declaration)
-    made.client("codepipeline").create_pipeline(**declaration)
+    made = article_lab(endpoint, "w")
     runs.watch(made, timeout=60)
     yield made
     _restore_environ()
@@ -44,7 +41,7 @@ def test_watch_prints_the_article_lines_once_per_change_then_the_links(lab, caps
     assert all(a != b for a, b in zip(lines, lines[1:], strict=False))
     ending = printed[len(lines) :]
     assert ending[0].startswith(f"Execution {execution_id} Succeeded in ")
-    assert any("Build/Build build log: https://" in line for line in ending)
+    assert any(f"Build/Build build log: {lab.endpoint_url}/_lab/builds/" in line for line in ending)
     (page,) = final.page_urls
     assert f"  deployed page: {page}" in ending
     assert page.startswith(f"{lab.endpoint_url}/_lab/instances/{prerequisites.find_target(lab)}/")

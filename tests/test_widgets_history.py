@@ -86,6 +86,7 @@ def test_the_explorer_reads_as_text_and_html_without_a_widget_frontend(lab, kit)
     text = repr(explorer)
     assert text.startswith(f"HistoryExplorer — {kit.pipeline}:")
     assert "Approve" in text and "Source" in text
+    assert "duration_s" in text and "days" not in text  # durations in seconds, not 0 days 00:00:01
     assert "<table" in explorer._repr_html_() and "SourceOutput" in explorer._repr_html_()
     bundle = explorer._repr_mimebundle_()
     assert bundle["text/plain"] == text and bundle["text/html"] == explorer._repr_html_()

@@ -5,10 +5,13 @@ import time
 import uuid
 
 import pytest
+from pipeline_kit import Kit
+from test_pipeline_builds import build_action, project
 
 import labhelpers as lh
-from labhelpers import pipelines, prerequisites, roles, runs, widgets
+from labhelpers import history, pipelines, prerequisites, roles, runs, widgets
 from labhelpers.lab import _restore_environ
+from labhelpers.widgets import pipeline_view
 
 CUSTOM_DATA = "Check the page of the build before it ships"
 REVIEW_LINK = "https://example.com/review"
@@ -60,6 +63,11 @@ def test_the_pipeline_view_follows_a_run_to_succeeded(lab):
     assert ["SourceOutput" in h for h in handovers] == [True, False, False]
     assert ["BuildOutput" in h for h in handovers] == [False, True, False]
     assert "build log" in stage_cards[1] and "deployed page" in stage_cards[3]
+    build_link = f'<a href="{lab.endpoint_url}/_lab/builds/'
+    assert build_link in stage_cards[1] and "/log?token=" in stage_cards[1]  # local, with this start's token
+    assert 'target="_blank" rel="noopener noreferrer"' in stage_cards[1]
+    assert "text-decoration:underline" in stage_cards[1]  # it looks like a link
+    assert "deployment events" in stage_cards[3] and "/_lab/deployments/" in stage_cards[3]
     assert f'href="{REVIEW_LINK}"' in stage_cards[2] and ">review<" in stage_cards[2]
     assert final.page_urls[0] in stage_cards[3]
     assert execution_id in view.headline.value and "Succeeded" in view.headline.value
@@ -85,6 +93,7 @@ def test_the_approval_panel_shows_the_pending_approval_and_approves_headless(lab
     assert f"token: {waiting.token}" in text and f"custom data: {CUSTOM_DATA}" in text
     assert f"review: {REVIEW_LINK}" in text and "waiting for an answer" in text
     assert REVIEW_LINK in panel.info.value and waiting.token in panel._repr_html_()
+    assert f'<a href="{REVIEW_LINK}" target="_blank"' in panel._repr_html_()
     answered = panel.approve("Reviewed in the test")
     assert answered.status == "Succeeded" and answered.summary == "Reviewed in the test"
     assert panel.approve_button.disabled and "Approved" in panel.message.value
@@ -140,3 +149,56 @@ def _wait_until_waiting(panel, timeout: float = 60) -> runs.Approval:
         assert time.monotonic() < deadline, f"no approval waited within {timeout} s"
         time.sleep(0.1)
     return panel.state
+
+
+SLOW_BUILDSPEC = """version: 0.2
+phases:
+  install:
+    commands:
+      - echo "first line of the build"
+      - echo "second line of the build"
+  build:
+    commands:
+      - sleep 3
+      - echo "last line of the build"
+"""
+
+
+class Recorder:
+    """A view that keeps what each update showed."""
+
+    def __init__(self):
+        self.shown = []
+
+    def update(self, snapshot):
+        self.shown.append(
+            (snapshot, pipeline_view.render_text(snapshot), pipeline_view.render_html(snapshot))
+        )
+
+
+def test_the_live_view_shows_the_newest_lines_of_the_running_builds_log(endpoint, lab, unique):
+    kit = Kit(endpoint, unique)
+    kit.setup()
+    kit.create_build_role()
+    build_stage = {"name": "Build", "actions": [build_action("Build", project(kit, "slow", SLOW_BUILDSPEC))]}
+    execution_id = kit.create(build_stage)
+    view = Recorder()
+    with history.CallCounter(lab, ("codebuild", "logs")) as counter:
+        final = runs.watch(lab, kit.pipeline, execution_id, view=view, timeout=60)
+    assert final.status == "Succeeded"
+    building = [
+        (snap, text, page) for snap, text, page in view.shown if snap.stages[1].status == "InProgress"
+    ]
+    shown = [(snap, text, page) for snap, text, page in building if snap.actions[1].log_lines]
+    assert shown, "no update showed the running build's log"
+    snap, text, page = shown[-1]
+    assert "first line of the build" in snap.actions[1].log_lines
+    assert "    | second line of the build" in text.splitlines()
+    assert "<pre" in page and "second line of the build" in page
+    assert all(not snap.actions[1].log_lines for snap, _, _ in view.shown if snap.finished)
+    # One BatchGetBuilds for the build; GetLogEvents once an update, and only while it builds.
+    assert counter.by_operation["BatchGetBuilds"] == 1
+    assert 1 <= counter.by_operation["GetLogEvents"] <= len(building)
+    with history.CallCounter(lab, ("codebuild", "logs")) as after:
+        runs.snapshot(lab, kit.pipeline, execution_id)
+    assert after.calls == 0

@@ -35,6 +35,7 @@ class Layout:
         self.work = self.state / "work"
         self.empty_aws_config = root / "aws-config-empty"
         self.credentials = root / "credentials.json"
+        self.page_token = root / "page-token"  # the lab pages' token, new at each start (trust.guard)
         self.settings = root / "settings.json"  # the class's settings: labhelpers configure
 
 

@@ -93,6 +93,8 @@ def build_app(ctx, snapshots, started: float):
     from .codepipeline.triggers import ChangeDetection
     from .dispatch import Dispatcher
     from .labpages import LabPages
+    from .labpages.links import PageLinks
+    from .labpages.records import Records
     from .motoapp import MotoApp
 
     layout = ctx.layout
@@ -104,6 +106,7 @@ def build_app(ctx, snapshots, started: float):
     pipelines = PipelineStore(pipelines_folder(layout), config.ACCOUNT, config.REGION)
     codedeploy = CodeDeployService(ctx, on_write=snapshots.mark)
     codebuild = CodeBuildService(ctx, on_write=snapshots.mark)
+    codecommit = CodeCommitService(repos, clone_url=clone_url)
     executions = ExecutionStore(layout.state / "executions")
     executions.load()
     connections = ConnectionStore(layout.state / "connections.json", config.ACCOUNT)
@@ -119,6 +122,7 @@ def build_app(ctx, snapshots, started: float):
             "deployments": codedeploy,
             "connections": connections,
             "pushes": pushes,
+            "pages": PageLinks(ctx),
         },
         transitions_file=layout.state / "transitions.json",
         permissions=RolePermissions(config.ACCOUNT),
@@ -132,7 +136,7 @@ def build_app(ctx, snapshots, started: float):
         account=config.ACCOUNT,
     ).start()
     services = [
-        CodeCommitService(repos, clone_url=clone_url),
+        codecommit,
         CodePipelineControl(pipelines),
         CodePipelineRuns(pipelines, engine),
         codedeploy,
@@ -144,7 +148,12 @@ def build_app(ctx, snapshots, started: float):
         MotoApp(snapshots.mark),
         services,
         git_app=make_git_app(repos),
-        lab_app=LabPages(layout, started, instances=codedeploy.instances),
+        lab_app=LabPages(
+            layout,
+            started,
+            instances=codedeploy.instances,
+            records=Records(ctx, builds=codebuild, deployments=codedeploy, commits=codecommit),
+        ),
     )
 
 
@@ -162,13 +171,13 @@ def main(argv=None):
 
     from .context import EndpointContext
     from .snapshots import Snapshots
-    from .trust.guard import Guard
+    from .trust.guard import Guard, new_page_token
 
     snapshots = Snapshots(layout.moto_snapshots)
     restored = snapshots.restore()
     ctx = EndpointContext(layout)
     app = build_app(ctx, snapshots, started)
-    guard = Guard(app, config.credentials(layout))
+    guard = Guard(app, config.credentials(layout), new_page_token(layout))
     server = _bind(guard, layout)
     port = server.port
     guard.listen_on(port)

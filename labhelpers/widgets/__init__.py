@@ -2,6 +2,7 @@
 
 Each view loads on first use, so the live pipeline view does not pay for pandas and matplotlib."""
 
+import html
 import importlib
 
 VIEWS = {
@@ -12,7 +13,16 @@ VIEWS = {
     "HistoryState": "history_explorer",
     "PipelineView": "pipeline_view",
 }
-__all__ = list(VIEWS)
+__all__ = [*VIEWS, "link_html"]
+LINK_STYLE = "color:#1565c0;text-decoration:underline;cursor:pointer"
+
+
+def link_html(url: str, text: str) -> str:
+    """A link that looks like one (notebook styles may hide links in widgets) and opens a new tab."""
+    return (
+        f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer" '
+        f'style="{LINK_STYLE}">{html.escape(text)}</a>'
+    )
 
 
 def __getattr__(name: str):

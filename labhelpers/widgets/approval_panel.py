@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from labhelpers import runs
 from labhelpers.errors import LabError
 from labhelpers.lab import Lab
+from labhelpers.widgets import link_html
 
 __all__ = ["ApprovalPanel"]
 
@@ -141,7 +142,7 @@ class ApprovalPanel:
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><th style='text-align:left;padding-right:8px'>{html.escape(label)}</th>"
-            f"<td>{html.escape(value)}</td></tr>"
+            f"<td>{link_html(value, value) if label == 'review' else html.escape(value)}</td></tr>"
             for label, value in _describe(self.state)
         )
         return f"<table>{rows}</table>"

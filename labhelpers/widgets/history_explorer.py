@@ -90,12 +90,10 @@ def _option_label(row) -> str:
 
 def _readable(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """`columns` of `frame` with times as HH:MM:SS (UTC) and durations in seconds, for tables."""
-    shown = frame[columns].copy()
-    for name in columns:
+    shown = history.in_seconds(frame[columns])
+    for name in shown:
         if isinstance(shown[name].dtype, pd.DatetimeTZDtype):
             shown[name] = shown[name].dt.strftime("%H:%M:%S")
-        elif pd.api.types.is_timedelta64_dtype(shown[name]):
-            shown[name] = shown[name].dt.total_seconds().map(lambda s: "" if pd.isna(s) else f"{s:.1f} s")
     return shown
 
 

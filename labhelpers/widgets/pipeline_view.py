@@ -1,5 +1,6 @@
 """PipelineView: one execution's stages and actions, live — statuses in colour, durations, the artifacts
-passed between stages, the build log and the deployed page.
+passed between stages, the newest lines of a running build's log, links to the build log, the deployment's
+events, the commit, and the deployed page.
 
 The state is a `runs.Snapshot` that `runs.watch` reads; the view is built once and updated from it.
 Without a widget frontend it shows as text (the article's status line and one line per action) or HTML.
@@ -13,6 +14,7 @@ import html
 import ipywidgets as widgets
 
 from labhelpers.runs import ActionSnapshot, Snapshot, StageSnapshot, show_live_views_with
+from labhelpers.widgets import link_html
 
 __all__ = ["PipelineView", "render_html", "render_text"]
 
@@ -27,6 +29,9 @@ COLOURS = {
     "Cancelled": "#757575",
 }
 NOT_RUN_COLOUR = "#9e9e9e"
+LOG_STYLE = (
+    "margin:2px 0;padding:2px 4px;background:#f5f5f5;font-size:80%;max-width:40em;white-space:pre-wrap"
+)
 CSS_CLASS = "lab-pipeline-view"  # on the widget and on its HTML form, for browser tests and styling
 
 
@@ -64,7 +69,10 @@ def render_text(snapshot: Snapshot) -> str:
     headline = f"{snapshot.pipeline}  execution {snapshot.execution_id}  {snapshot.status}"
     if snapshot.duration is not None:
         headline += f"  ({_seconds(snapshot.duration)})"
-    lines = [headline, snapshot.line(), *(f"  {_action_text(action)}" for action in snapshot.actions)]
+    lines = [headline, snapshot.line()]
+    for action in snapshot.actions:
+        lines.append(f"  {_action_text(action)}")
+        lines += [f"    | {line}" for line in action.log_lines]
     if snapshot.status_summary:
         lines.append(f"  {snapshot.status_summary}")
     return "\n".join(lines)
@@ -78,10 +86,6 @@ def _badge(status: str) -> str:
     )
 
 
-def _link(url: str, text: str) -> str:
-    return f'<a href="{html.escape(url, quote=True)}" target="_blank">{html.escape(text)}</a>'
-
-
 def _action_html(action: ActionSnapshot) -> str:
     rows = [f"<b>{html.escape(action.name)}</b> <small>{html.escape(action.provider)}</small>"]
     rows.append(f"{_badge(action.status)} {_seconds(action.duration)}")
@@ -90,8 +94,11 @@ def _action_html(action: ActionSnapshot) -> str:
     if action.error:
         rows.append(f'<span style="color:{COLOURS["Failed"]}">{html.escape(action.error)}</span>')
     if action.log_url:
-        rows.append(_link(action.log_url, action.link_label))
-    rows += [_link(url, "deployed page") for url in action.page_urls]
+        rows.append(link_html(action.log_url, action.link_label))
+    rows += [link_html(url, "deployed page") for url in action.page_urls]
+    if action.log_lines:
+        log = html.escape("\n".join(action.log_lines))
+        rows.append(f'<pre style="{LOG_STYLE}">{log}</pre>')
     return '<div style="margin:4px 0">' + "<br>".join(rows) + "</div>"
 
 

@@ -18,6 +18,7 @@ from .. import motoapi
 from ..awsjson import AwsError, now
 from ..context import StopSignal
 from ..dispatch import JsonService, request_region
+from ..labpages.links import PageLinks
 from . import projects, sandbox
 from .job import PRIMARY, BuildJob, Plan, Source, Target, end_leftover_processes
 from .store import BuildStore, builds_folder
@@ -64,6 +65,7 @@ class CodeBuildService(JsonService):
 
     def __init__(self, ctx, store: BuildStore | None = None, *, on_write=None, page_size: int = 100):
         self.ctx = ctx
+        self.links = PageLinks(ctx)
         self.store = store or BuildStore(builds_folder(ctx.layout))
         self.page_size = page_size
         self._on_write = on_write or (lambda service: None)
@@ -290,7 +292,9 @@ class CodeBuildService(JsonService):
             **({"sourceVersion": source_version} if source_version else {}),
         )
         if params.get("logsConfigOverride"):
-            build["logs"] = _logs_field(params["logsConfigOverride"], build, region)
+            build["logs"] = _logs_field(
+                params["logsConfigOverride"], build, region, self.links.build_log(build["id"])
+            )
         plan = Plan(
             build_id=build["id"],
             region=region,
@@ -337,7 +341,9 @@ class CodeBuildService(JsonService):
             or f"arn:aws:kms:{region}:{self.ctx.account}:alias/aws/s3",
             "exportedEnvironmentVariables": [],
         }
-        build["logs"] = _logs_field(project.get("logsConfig") or {}, build, region)
+        build["logs"] = _logs_field(
+            project.get("logsConfig") or {}, build, region, self.links.build_log(build["id"])
+        )
         return build
 
     def _launch(self, plan: Plan, build: dict, request: dict | None) -> dict:
@@ -547,8 +553,9 @@ def _merge_variables(project: list[dict], overrides: list[dict]) -> list[dict]:
     return list(merged.values())
 
 
-def _logs_field(config: dict, build: dict, region: str) -> dict:
-    """The build record's logs: CloudWatch Logs group /aws/codebuild/<project>, stream <uuid>."""
+def _logs_field(config: dict, build: dict, region: str, deep_link: str) -> dict:
+    """The build record's logs: CloudWatch Logs group /aws/codebuild/<project>, stream <uuid>; the deep link
+    to the endpoint's page of the log, as AWS's leads to the console's."""
     cloudwatch = config.get("cloudWatchLogs") or {}
     s3_logs = {"status": "DISABLED", "encryptionDisabled": False}
     if cloudwatch.get("status") == "DISABLED":
@@ -560,8 +567,7 @@ def _logs_field(config: dict, build: dict, region: str) -> dict:
     return {
         "groupName": group,
         "streamName": stream,
-        "deepLink": f"https://console.aws.amazon.com/cloudwatch/home?region={region}"
-        f"#logEvent:group={group};stream={stream}",
+        "deepLink": deep_link,
         "cloudWatchLogsArn": f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:{stream}",
         "cloudWatchLogs": {"status": "ENABLED"},
         "s3Logs": s3_logs,

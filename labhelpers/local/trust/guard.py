@@ -2,17 +2,23 @@
 
 Every request must name the endpoint in its Host header (no DNS rebinding) and come from no foreign
 Origin (no web page of another site); no answer grants CORS. Then, by path:
-- `/_lab/...`: the lab's own pages, public (a local instance's web server serves anyone, as on EC2);
+- `/_lab/health` and `/_lab/instances/...`: public (a local instance's web server serves anyone, as on EC2);
+- other `/_lab/...` pages show the learner's records (build logs, deployments, commits): they need the
+  page token, `?token=`, made at each start and kept in the state folder for its owner only;
 - `/v1/repos/...`: git over HTTP, with the lab's git credentials in HTTP basic auth, as CodeCommit asks;
 - anything else is an AWS API call, SigV4-signed with the lab's keys, or refused with AWS's error.
 """
 
 import base64
 import hmac
+import os
+import secrets
 from datetime import UTC, datetime
+from urllib.parse import parse_qs
 
 from ..awsjson import AwsError, buffered_body
-from ..config import GIT_USER, REGION, Credentials
+from ..config import GIT_USER, REGION, Credentials, Layout
+from ..labpages.links import PUBLIC_PAGES
 from ..motoapp import Call
 from . import sigv4
 
@@ -28,9 +34,10 @@ _CODES = {
 class Guard:
     """WSGI middleware in front of the endpoint's one app."""
 
-    def __init__(self, app, credentials: Credentials):
+    def __init__(self, app, credentials: Credentials, page_token: str | None = None):
         self.app = app
         self.credentials = credentials
+        self._page_token = page_token.encode() if page_token else None  # None: no record page is served
         self.hosts: set[str] = set()  # none until the port is known: nothing is served before
         self.origins: set[str] = set()
         basic = base64.b64encode(f"{GIT_USER}:{credentials.git_password}".encode()).decode()
@@ -48,6 +55,8 @@ class Guard:
             return _plain(start_response, "403 Forbidden", f"Requests from {origin} are not accepted.")
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_lab/"):
+            if not path.startswith(PUBLIC_PAGES) and not self._page_token_given(environ):
+                return _plain(start_response, "403 Forbidden", NO_PAGE_TOKEN)
             return self.app(environ, _without_cors(start_response))
         if path.startswith("/v1/repos/"):
             if not self._git_allowed(environ, path):
@@ -61,6 +70,10 @@ class Guard:
             code = json_code if call.json else query_code if call.query else s3_code
             return call.error_response(AwsError(code, refused.message, 403), start_response)
         return self.app(environ, _without_cors(start_response))
+
+    def _page_token_given(self, environ) -> bool:
+        given = parse_qs(environ.get("QUERY_STRING", "")).get("token", [""])[0]
+        return self._page_token is not None and hmac.compare_digest(given.encode(), self._page_token)
 
     def _git_allowed(self, environ, path: str) -> bool:
         """The lab's git credentials, or CodeCommit's: the access key and a password signed with the lab's
@@ -91,6 +104,25 @@ class Guard:
             raise sigv4.Refused(
                 "missing", "Request is missing Authentication Token: sign it with the lab's keys."
             )
+
+
+NO_PAGE_TOKEN = (
+    "This page shows your lab's records, so it needs the endpoint's page token (?token=...). Open it from "
+    "the lab's own links (runs.watch, widgets.PipelineView), which carry the token; it changes each time "
+    "the endpoint starts."
+)
+
+
+def new_page_token(layout: Layout) -> str:
+    """A fresh page token, written to the state folder readable by its owner only (0600)."""
+    token = secrets.token_urlsafe(32)
+    temporary = layout.page_token.with_name(f"{layout.page_token.name}.{os.getpid()}")
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(token)
+    os.replace(temporary, layout.page_token)
+    return token
 
 
 def _without_cors(start_response):

@@ -45,10 +45,10 @@ def codebuild(ctx: ActionContext) -> Outcome:
         raise ActionFailed(
             f"Error calling startBuild: {error.message} (Service: AWSCodeBuild; Error Code: {error.code})"
         ) from None
-    ctx.report(external_id=build_id)
+    link = (builds.store.get(build_id) or {}).get("logs", {}).get("deepLink")
+    ctx.report(external_id=build_id, external_url=link)  # the log can be followed while the build runs
     build = builds.wait(build_id)
     exported = {v["name"]: v.get("value", "") for v in build.get("exportedEnvironmentVariables", [])}
-    link = build.get("logs", {}).get("deepLink")
     if build["buildStatus"] != "SUCCEEDED":
         raise ActionFailed(
             f"Build terminated with state: {build['buildStatus']}",
@@ -80,7 +80,8 @@ def codedeploy(ctx: ActionContext) -> Outcome:
             f"Error calling CreateDeployment: {error.message} (Service: AmazonCodeDeploy; "
             f"Error Code: {error.code})"
         ) from None
-    ctx.report(external_id=deployment_id)
+    pages = ctx.services.get("pages")
+    ctx.report(external_id=deployment_id, external_url=pages and pages.deployment_events(deployment_id))
     info = deployments.wait(deployment_id)
     if info["status"] != "Succeeded":
         error = info.get("errorInformation", {})

@@ -56,7 +56,9 @@ def codecommit(ctx: ActionContext) -> Outcome:
         commit = repo[commit_id]
         data = tree_zip(repo, commit.tree, commit.commit_time)
     variables = {"RepositoryName": name, "CommitterDate": _iso(commit.commit_time)}
-    return commit_outcome(ctx, commit, data, branch=branch, variables=variables)
+    pages = ctx.services.get("pages")
+    link = pages and pages.commit(name, commit.id.decode())
+    return commit_outcome(ctx, commit, data, branch=branch, variables=variables, external_url=link)
 
 
 def require_code_zip(configuration: dict):
@@ -75,6 +77,7 @@ def commit_outcome(
     branch: str,
     variables: dict,
     revision_summary: str | None = None,
+    external_url: str | None = None,
 ) -> Outcome:
     """A git source's result: the commit's zip as the output artifact, its variables and revision."""
     sha = commit.id.decode()
@@ -83,6 +86,7 @@ def commit_outcome(
     return Outcome(
         summary=message,
         external_id=sha,
+        external_url=external_url,
         output_artifacts={output: ctx.write_output(output, data)},
         output_variables={
             "CommitId": sha,

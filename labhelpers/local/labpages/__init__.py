@@ -1,25 +1,48 @@
-"""The endpoint's own pages under /_lab/: health, and the local instances' web roots."""
+"""The endpoint's own pages under /_lab/: health, the local instances' web roots, and the pages of the lab's
+records (a build's log, a deployment's events, a commit), which the guard serves only with the page token."""
 
+import html
 import mimetypes
 import os
 import time
 from urllib.parse import quote
 
-from . import config
-from .codedeploy.instance import WEB_SERVERS
-from .codedeploy.store import LocalInstances, instances_folder
-from .dispatch import json_response
-from .inventory import deployment_counts, moto_counts, pipeline_count
+from .. import config
+from ..codedeploy.instance import WEB_SERVERS
+from ..codedeploy.store import LocalInstances, instances_folder
+from ..dispatch import json_response
+from ..inventory import deployment_counts, moto_counts, pipeline_count
+from .links import BUILD_LOGS, COMMITS, DEPLOYMENTS
+from .records import Page, Records
 
 INSTANCE_PAGES = "/_lab/instances/"
 SANDBOX = "sandbox allow-scripts allow-forms allow-popups allow-modals"
+# The record pages run no script, load nothing, and go in no frame; their inline style is all they use.
+RECORD_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+RELOAD_SECONDS = 2
+STYLE = (
+    "body{font-family:sans-serif;margin:1em 2em}pre{background:#f5f5f5;padding:8px;white-space:pre-wrap}"
+    "table{border-collapse:collapse}"
+    "td,th{border:1px solid #ddd;padding:2px 8px;text-align:left;vertical-align:top}"
+    "dt{font-weight:bold;float:left;clear:left;width:9em}dd{margin-left:10em}"
+)
 
 
 class LabPages:
-    def __init__(self, layout: config.Layout, started: float, instances: LocalInstances | None = None):
+    def __init__(
+        self,
+        layout: config.Layout,
+        started: float,
+        instances: LocalInstances | None = None,
+        records: Records | None = None,
+    ):
         self.layout = layout
         self.started = started
         self.instances = instances or LocalInstances(instances_folder(layout))
+        self.records = records
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -27,6 +50,11 @@ class LabPages:
             return json_response(start_response, self.health(environ))
         if path.startswith(INSTANCE_PAGES):
             return self.instance_page(environ, start_response)
+        page = self.record_page(path)
+        if page is not None:
+            if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
+                return _text(start_response, "405 Method Not Allowed", "The lab's pages answer GET and HEAD.")
+            return _record_response(start_response, page, environ.get("REQUEST_METHOD") == "HEAD")
         return json_response(start_response, {"message": f"nothing at {path}"}, "404 Not Found")
 
     def health(self, environ) -> dict:
@@ -46,6 +74,19 @@ class LabPages:
                 **deployment_counts(self.layout),
             },
         }
+
+    def record_page(self, path: str) -> Page | None:
+        """The page of a build's log, a deployment's events or a commit that `path` names; None otherwise."""
+        parts = path.split("/")[3:]  # PATH_INFO is decoded already
+        if self.records is None:
+            return None
+        if path.startswith(BUILD_LOGS) and len(parts) == 2 and parts[1] == "log":
+            return self.records.build_log(parts[0])
+        if path.startswith(DEPLOYMENTS) and len(parts) == 2 and parts[1] == "events":
+            return self.records.deployment_events(parts[0])
+        if path.startswith(COMMITS) and len(parts) == 2:
+            return self.records.commit(*parts)
+        return None
 
     def instance_page(self, environ, start_response):
         """A file of a local instance's web root, served as its web server would while it runs."""
@@ -105,6 +146,27 @@ class LabPages:
             ],
         )
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+
+
+def _record_response(start_response, page: Page, head: bool):
+    reload = f'<meta http-equiv="refresh" content="{RELOAD_SECONDS}">' if page.running else ""
+    title = html.escape(page.title)
+    body = (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>{reload}'
+        f"<style>{STYLE}</style></head><body><h1>{title}</h1>{page.body}</body></html>"
+    ).encode()
+    start_response(
+        page.status,
+        [
+            ("Content-Type", "text/html; charset=UTF-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            ("Content-Security-Policy", RECORD_POLICY),
+            ("Referrer-Policy", "no-referrer"),  # the token in the address goes nowhere else
+            ("X-Content-Type-Options", "nosniff"),
+        ],
+    )
+    return [] if head else [body]
 
 
 def _text(start_response, status: str, message: str):
