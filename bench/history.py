@@ -141,6 +141,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="labhelpers-bench-"))
     layout = config.Layout(home)
     running = process.start(layout)
+    config.record_pace(layout, "fast")
     try:
         session = boto3.Session(
             aws_access_key_id=config.credentials(layout).access_key,

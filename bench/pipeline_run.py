@@ -1,5 +1,6 @@
 """How fast the local engine runs pipelines: wall time from StartPipelineExecution to Succeeded, the time
-spent in the work itself (buildspec phases, deploy hook events), and the engine's overhead (the rest).
+spent in the work itself (buildspec phases, deploy hook events), and the engine's overhead (the rest), at
+fast pace; then the article's pipeline once at each pace (teach holds each step so a learner can watch it).
 
 Run: .venv/bin/python bench/pipeline_run.py [--runs 5]. It starts its own endpoint in a temporary folder."""
 
@@ -95,6 +96,14 @@ def sequential(lab, declaration: dict, runs: int) -> list[tuple[float, float]]:
     return results
 
 
+def one_run(lab, name: str) -> float:
+    """The wall time of one more run of an existing pipeline."""
+    codepipeline = lab.client("codepipeline")
+    execution_id = codepipeline.start_pipeline_execution(name=name)["pipelineExecutionId"]
+    wait_done(codepipeline, name, execution_id)
+    return measure(lab, name, execution_id)[0]
+
+
 def parallel(lab, declaration: dict, count: int) -> tuple[float, list[tuple[float, float]]]:
     codepipeline = lab.client("codepipeline")
     name = declaration["pipeline"]["name"]
@@ -134,7 +143,7 @@ def main():
         layout = config.Layout(Path(home))
         process.start(layout)
         try:
-            lab = lh.connect(home=home, quiet=True)
+            lab = lh.connect(home=home, quiet=True, pace="fast")
             prerequisites.ensure(lab)
             iam = lab.client("iam")
             iam.create_role(RoleName=lab.names.pipeline_role, AssumeRolePolicyDocument=json.dumps(TRUST))
@@ -159,6 +168,10 @@ def main():
                 f"  all {args.parallel} Succeeded after {total:.3f} s: {total / args.parallel:.3f} s per "
                 "execution amortized (each run's own wall includes waiting for the machine's 2 cores)"
             )
+            print("The article's pipeline, start -> Succeeded, at each pace")
+            for pace in config.PACES:
+                lh.connect(home=home, quiet=True, pace=pace)
+                print(f"  {pace:<6} {one_run(lab, article['pipeline']['name']):7.3f} s")
         finally:
             _restore_environ()
             process.stop(layout)

@@ -42,6 +42,7 @@ class Bench:
         self.home = home
         self.layout = config.Layout(home / "lab")
         self.url = process.start(self.layout).url
+        config.record_pace(self.layout, "fast")
         gitconfig = home / "gitconfig"
         gitconfig.write_text("[user]\n\tname = Bench\n\temail = bench@example.com\n")
         base = {k: v for k, v in os.environ.items() if k not in config.cleared_names(os.environ)}

@@ -1,5 +1,5 @@
 """`labhelpers local start|stop|status|url|env|reset|logs` (also `python -m labhelpers`),
-`labhelpers configure --prefix NAME`, the class's settings every notebook reads, and
+`labhelpers configure --prefix NAME [--pace fast]`, the class's settings every notebook reads, and
 `labhelpers git-credential`, the git credential helper that `local env` and `connect()` set up."""
 
 import argparse
@@ -51,6 +51,7 @@ def _status(args):
     print(f"uptime    {time.time() - running.started:.0f} s")
     print(f"account   {answer.get('account')}  region {answer.get('region')}")
     print(f"state     {layout.state}")
+    print(f"pace      {config.pace(layout)}")
     for name, count in answer.get("holds", {}).items():
         print(f"  {name:<24} {count}")
     return 0
@@ -90,14 +91,15 @@ def _logs(args):
 def _configure(args):
     from .lab import configure, settings
 
-    if args.prefix is None and args.backend is None:
+    if args.prefix is None and args.backend is None and args.pace is None:
         chosen = settings(args.home)
     else:
-        chosen = configure(prefix=args.prefix, backend=args.backend, home=args.home)
+        chosen = configure(prefix=args.prefix, backend=args.backend, pace=args.pace, home=args.home)
     home = config.home(args.home)
     print(f"prefix    {chosen.get('prefix', 'awscicd (the default)')}")
     print(f"backend   {chosen.get('backend', 'local (the default)')}")
-    print(f"stored in {config.Layout(home).settings}; LAB_PREFIX and LAB_BACKEND override them")
+    print(f"pace      {chosen.get('pace', 'teach (the default)')}")
+    print(f"stored in {config.Layout(home).settings}; LAB_PREFIX, LAB_BACKEND and LAB_PACE override them")
 
 
 def _git_credential(args):
@@ -118,6 +120,11 @@ def parser() -> argparse.ArgumentParser:
     settings.set_defaults(handler=_configure)
     settings.add_argument("--prefix", help="names every resource the lab makes (one per learner in a class)")
     settings.add_argument("--backend", choices=["local", "aws"], help="local (default) or aws")
+    settings.add_argument(
+        "--pace",
+        choices=config.PACES,
+        help="how the local endpoint runs pipelines: teach (default: each step held to watch) or fast",
+    )
     settings.add_argument("--home", help="state folder (default: $LABHELPERS_HOME or ~/.labhelpers)")
     helper = groups.add_parser("git-credential", help="git's credential helper for the local endpoint")
     helper.set_defaults(handler=_git_credential)

@@ -156,6 +156,7 @@ class Lab:
     prefix: str = "awscicd"
     endpoint_url: str | None = None
     home: str | None = None  # the local endpoint's state folder
+    pace: str = config.DEFAULT_PACE  # local: teach or fast (connect's pace); on AWS, "aws": AWS's own
     _clients: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -183,7 +184,7 @@ class Lab:
         if self.is_local:
             return (
                 f"labhelpers: local backend at {self.endpoint_url} — account {self.account}, "
-                f"region {self.region}; nothing reaches AWS."
+                f"region {self.region}, pace {self.pace}; nothing reaches AWS."
             )
         return (
             f"labhelpers: AWS backend — account {self.account}, region {self.region}. "
@@ -238,13 +239,21 @@ def settings(home: str | None = None) -> dict:
         return {}
 
 
-def configure(*, prefix: str | None = None, backend: str | None = None, home: str | None = None) -> dict:
+def configure(
+    *,
+    prefix: str | None = None,
+    backend: str | None = None,
+    pace: str | None = None,
+    home: str | None = None,
+) -> dict:
     """Store the class's settings once for every notebook (`labhelpers configure --prefix alice`)."""
     chosen = {**settings(home)}
     if prefix is not None:
         chosen["prefix"] = check_prefix(prefix, config.ACCOUNT, config.REGION)
     if backend is not None:
         chosen["backend"] = _backend_name(backend)
+    if pace is not None:
+        chosen["pace"] = _pace_name(pace)
     layout = config.Layout(config.home(home))
     layout.root.mkdir(parents=True, exist_ok=True)
     layout.settings.write_text(json.dumps(chosen, indent=1) + "\n")
@@ -258,12 +267,23 @@ def _backend_name(backend: str) -> str:
     return name
 
 
+def _pace_name(pace: str) -> str:
+    name = pace.strip().lower() if isinstance(pace, str) else pace
+    if name not in config.PACES:
+        raise LabError(
+            f"unknown pace {pace!r}: use 'teach' (each step held so you can watch it, the default) or 'fast' "
+            "(no holds), as connect(pace='fast'), LAB_PACE=fast or `labhelpers configure --pace fast`"
+        )
+    return name
+
+
 def connect(
     backend: str | None = None,
     *,
     profile: str | None = None,
     region: str | None = None,
     prefix: str | None = None,
+    pace: str | None = None,
     home: str | None = None,
     quiet: bool = False,
 ) -> Lab:
@@ -273,7 +293,10 @@ def connect(
     cells and subprocesses reach the endpoint and never AWS. `prefix` names every resource the lab
     makes (`lab.names`): in a classroom sharing one account, give each learner their own. Each of
     `backend` and `prefix` is, when not given, LAB_BACKEND / LAB_PREFIX, else what `labhelpers configure`
-    stored in the state folder, else the defaults (`local`, the article's `awscicd`).
+    stored in the state folder, else the defaults (`local`, the article's `awscicd`). `pace` (LAB_PACE) is
+    how the local endpoint runs pipelines: `teach` (default) holds each action, build log line and deploy
+    event a moment so you can watch a run; `fast` never holds. It is the endpoint's, shared by every kernel
+    of the state folder: the last connect() sets it. On AWS the pace is AWS's own (`lab.pace == "aws"`).
 
     Examples
     --------
@@ -284,19 +307,23 @@ def connect(
     backend = _backend_name(backend or os.environ.get("LAB_BACKEND") or stored.get("backend") or "local")
     if prefix is None:  # "" is a prefix too, and refused as one
         prefix = os.environ.get("LAB_PREFIX") or stored.get("prefix") or DEFAULT_PREFIX
+    pace = _pace_name(pace or os.environ.get("LAB_PACE") or stored.get("pace") or config.DEFAULT_PACE)
     lab = (
-        _connect_local(region, prefix, home) if backend == "local" else _connect_aws(profile, region, prefix)
+        _connect_local(region, prefix, pace, home)
+        if backend == "local"
+        else _connect_aws(profile, region, prefix)
     )
     if not quiet:
         print(lab.banner())
     return lab
 
 
-def _connect_local(region, prefix, home) -> Lab:
+def _connect_local(region, prefix, pace, home) -> Lab:
     region = region or config.REGION
     check_prefix(prefix, config.ACCOUNT, region)
     layout = config.Layout(config.home(home))
     running = process.start(layout)
+    config.record_pace(layout, pace)
     values = config.client_env(running.url, layout, region)
     # `!aws` and `!labhelpers` in a kernel: this environment's scripts first, whatever PATH the kernel got.
     scripts = sysconfig.get_path("scripts")
@@ -308,7 +335,7 @@ def _connect_local(region, prefix, home) -> Lab:
     session = boto3.Session(
         aws_access_key_id=keys.access_key, aws_secret_access_key=keys.secret_key, region_name=region
     )
-    return Lab("local", config.ACCOUNT, region, session, prefix, running.url, str(layout.root))
+    return Lab("local", config.ACCOUNT, region, session, prefix, running.url, str(layout.root), pace)
 
 
 def _connect_aws(profile, region, prefix) -> Lab:
@@ -323,4 +350,4 @@ def _connect_aws(profile, region, prefix) -> Lab:
             f"cannot reach AWS with these credentials ({exc}). Configure a profile "
             "(aws configure) and set AWS_PROFILE, or use the local backend: connect('local')"
         ) from exc
-    return Lab("aws", identity["Account"], session.region_name, session, prefix)
+    return Lab("aws", identity["Account"], session.region_name, session, prefix, pace="aws")

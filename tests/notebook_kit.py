@@ -55,9 +55,12 @@ def lab_kernel_path() -> Path:
 
 @contextmanager
 def lab_environment(home: Path):
-    """The environment a kernel inherits: the lab's state folder, the local backend, the lab's kernel."""
+    """The environment a kernel inherits: the lab's state folder, the local backend at fast pace (connect()
+    in a notebook records it for the endpoint), the lab's kernel."""
     saved = dict(os.environ)
-    os.environ.update(LABHELPERS_HOME=str(home), LAB_BACKEND="local", JUPYTER_PATH=str(lab_kernel_path()))
+    os.environ.update(
+        LABHELPERS_HOME=str(home), LAB_BACKEND="local", LAB_PACE="fast", JUPYTER_PATH=str(lab_kernel_path())
+    )
     try:
         yield
     finally:

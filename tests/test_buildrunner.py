@@ -736,6 +736,15 @@ def test_cancel_stops_the_build_and_its_children(build):
     assert process_is_gone(int(pid_file.read_text()))
 
 
+def test_a_build_stopped_before_it_runs_ends_stopped_in_submitted(build):
+    cancel = StopSignal()
+    cancel.set()
+    result = build.run(build_phase("echo never"), cancel=cancel)
+    assert result.build_status == "STOPPED"
+    assert result.error == "Phase SUBMITTED STOPPED: Build was stopped."
+    assert "never" not in build.text
+
+
 def threads_back_to(count: int, within: float = 1.0) -> bool:
     deadline = time.monotonic() + within
     while threading.active_count() > count:

@@ -37,6 +37,32 @@ class Layout:
         self.credentials = root / "credentials.json"
         self.page_token = root / "page-token"  # the lab pages' token, new at each start (trust.guard)
         self.settings = root / "settings.json"  # the class's settings: labhelpers configure
+        self.pace_file = root / "pace"  # the endpoint's pace, as the last connect() chose it
+
+
+# How the endpoint runs work: `teach` holds each step so a learner can watch it, `fast` never holds.
+PACES = ("teach", "fast")
+DEFAULT_PACE = "teach"
+
+
+def record_pace(layout: Layout, pace: str) -> None:
+    """Make `pace` the endpoint's, from its next action on (every kernel of the state folder shares it)."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    tmp = layout.pace_file.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(pace + "\n")
+    os.replace(tmp, layout.pace_file)
+
+
+def pace(layout: Layout) -> str:
+    """The endpoint's pace: the state folder's pace file, else LAB_PACE, else teach."""
+    try:
+        recorded = layout.pace_file.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        recorded = ""
+    for found in (recorded, os.environ.get("LAB_PACE", "").strip().lower()):
+        if found in PACES:
+            return found
+    return DEFAULT_PACE
 
 
 @dataclass(frozen=True)

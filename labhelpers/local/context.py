@@ -3,6 +3,7 @@ boto3 clients that call back into the endpoint (the engine speaks to S3 and the 
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import boto3
 from botocore.config import Config
@@ -10,6 +11,20 @@ from botocore.config import Config
 from . import config
 
 _CLIENT_CONFIG = Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=300)
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How long the endpoint holds work on purpose, so a learner can watch it (all 0: never). A hold waits on
+    the work's stop signal, so a stop ends it at once."""
+
+    action_seconds: float = 0.0  # the least time a pipeline action shows InProgress (approvals aside)
+    line_seconds: float = 0.0  # the gap after each line of a build's log and each start of a build phase
+    line_budget_seconds: float = 0.0  # a build's gaps in all: a longer log flows on at once
+    event_seconds: float = 0.0  # the least time a deploy lifecycle event shows InProgress
+
+
+PACE_HOLDS = {"teach": Pace(3.0, 0.2, 30.0, 0.8), "fast": Pace()}
 
 
 class EndpointContext:
@@ -33,6 +48,10 @@ class EndpointContext:
                     service, endpoint_url=self.url, region_name=region, config=_CLIENT_CONFIG
                 )
             return self._clients[key]
+
+    def pace(self) -> Pace:
+        """The pace as the state folder records it now: read as each piece of work starts."""
+        return PACE_HOLDS[config.pace(self.layout)]
 
     def build_env(self, region: str = config.REGION) -> dict[str, str]:
         """What a build gets of the lab: the endpoint, the lab's keys (builds call AWS, as their role lets

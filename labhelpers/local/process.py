@@ -113,7 +113,7 @@ def start(layout: config.Layout) -> Running:
 # The endpoint's environment, an allowlist: it runs code, so it holds nothing else of the shell that
 # started it (no AWS keys, tokens or profiles: /proc/<pid>/environ keeps what a process started with).
 KEPT_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "PYTHONPATH", "LD_LIBRARY_PATH")
-KEPT_ENV += ("LABHELPERS_HOME", "LAB_LOCAL_PORT")
+KEPT_ENV += ("LABHELPERS_HOME", "LAB_LOCAL_PORT", "LAB_PACE")
 
 
 def endpoint_environment(environ) -> dict[str, str]:

@@ -126,6 +126,7 @@ def build_app(ctx, snapshots, started: float):
         },
         transitions_file=layout.state / "transitions.json",
         permissions=RolePermissions(config.ACCOUNT),
+        pace=ctx.pace,
     )
     ChangeDetection(
         repos=repos,

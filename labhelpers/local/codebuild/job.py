@@ -118,6 +118,8 @@ class BuildJob:
         self.work = self.store.work_folder(plan.build_id)
         self.logs = LogStream(self.ctx.client("logs", plan.region), plan.log_group, plan.log_stream)
         self.uploaded: dict[str | None, dict] = {}  # artifact identifier -> what the build record shows
+        self.pace = ctx.pace()
+        self.held = 0.0  # seconds of the pace's line gaps so far
 
     def run(self) -> None:
         build_id = self.plan.build_id
@@ -159,7 +161,7 @@ class BuildJob:
             primary=PRIMARY,
             env=env,
             timeout_seconds=self.plan.timeout_seconds,
-            on_log=self.logs.write,
+            on_log=self.on_log,
             on_phase=self.on_phase,
             cancel=self.cancel,
             wrapper=tuple(sandbox.wrapper(self.work)),
@@ -168,6 +170,19 @@ class BuildJob:
         if upload_phase and upload_phase.get("phaseStatus") == SUCCEEDED:
             self.upload(result, upload_phase)
         return result
+
+    def on_log(self, line: str) -> None:
+        self.logs.write(line)
+        self.hold()
+
+    def hold(self) -> None:
+        """The pace's gap: what the build has written shows in CloudWatch Logs, then it waits a moment (a stop
+        ends the wait); a log longer than the pace's budget flows on at once."""
+        gap = min(self.pace.line_seconds, self.pace.line_budget_seconds - self.held)
+        if gap > 0:
+            self.logs.flush()
+            self.held += gap
+            self.cancel.wait(gap)
 
     def on_phase(self, phase: dict) -> None:
         """A phase started or ended: send the log so far, and show the phase (COMPLETED waits for finish)."""
@@ -185,6 +200,8 @@ class BuildJob:
                 build["currentPhase"] = phase["phaseType"]
 
         self.store.update(self.plan.build_id, show)
+        if "endTime" not in phase:
+            self.hold()  # a phase that starts shows as the build's current phase for a moment at least
 
     def finish(self, build: dict, result: BuildResult) -> None:
         ended = now()

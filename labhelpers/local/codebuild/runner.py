@@ -439,7 +439,9 @@ class _Build:
         error = None
         if build_status != SUCCEEDED:
             failed = next(record for record in self.phases if record.get("phaseStatus") == build_status)
-            error = f"Phase {failed['phaseType']} {build_status}: {failed['contexts'][0]['message']}"
+            # SUBMITTED and QUEUED have no contexts: only a stop or the timeout ends them
+            contexts = failed.get("contexts") or [{"message": _INTERRUPT_CONTEXTS[build_status][1]}]
+            error = f"Phase {failed['phaseType']} {build_status}: {contexts[0]['message']}"
         return BuildResult(
             build_status=build_status,
             phases=self.phases,

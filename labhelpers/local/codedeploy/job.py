@@ -191,6 +191,7 @@ class DeployJobs:
     def _deploy_to(self, record: dict, target_id: str, revision: _Revision | str, cancel) -> str:
         """Deploy to one instance: Succeeded, Failed or Stopped."""
         info = record["info"]
+        hold = self._ctx.pace().event_seconds
         self._update_target(record, target_id, status="InProgress")
         if isinstance(revision, str):
             events = _download_failed(self._target_events(record, target_id), revision)
@@ -205,7 +206,7 @@ class DeployJobs:
             application_name=info["applicationName"],
             deployment_group_name=info["deploymentGroupName"],
             deployment_group_id=record["deploymentGroupId"],
-            on_event=lambda event: self._update_event(record, target_id, event),
+            on_event=lambda event: self._update_event(record, target_id, event, hold, cancel),
             cancel=cancel,
             file_exists_behavior=info["fileExistsBehavior"],
             ignore_application_stop_failures=info["ignoreApplicationStopFailures"],
@@ -247,7 +248,9 @@ class DeployJobs:
             find_target(record, target_id).update(fields, lastUpdatedAt=now())
             self._save(record)
 
-    def _update_event(self, record: dict, target_id: str, event: dict) -> None:
+    def _update_event(self, record: dict, target_id: str, event: dict, hold: float, cancel) -> None:
+        """Show the event's change; one that begins stays InProgress `hold` s at least (the pace), or until
+        a stop."""
         with self._cond:
             target = find_target(record, target_id)
             target["lifecycleEvents"] = [
@@ -256,6 +259,8 @@ class DeployJobs:
             ]
             target["lastUpdatedAt"] = now()
             self._save(record)
+        if event["status"] == "InProgress" and hold > 0:
+            cancel.wait(hold)
 
     def _skip_targets(self, record: dict, target_ids: list[str]) -> None:
         with self._cond:

@@ -2,16 +2,19 @@
 
 Each execution runs in its own thread. Stage locks, inbound waiting, superseding and stop requests are
 decided under one condition variable, so every change wakes exactly the threads it concerns: the engine
-never sleeps or polls."""
+never sleeps or polls. Only a pace (`teach`) holds an action on purpose, until a stop ends the hold."""
 
+import functools
 import itertools
 import json
 import logging
 import os
 import threading
+import time
 import uuid
 
 from ...awsjson import AwsError, now
+from ...context import Pace
 from .actions import ActionContext, ActionFailed, Outcome
 from .permissions import needs
 from .records import ActionRun, Execution, StageRun
@@ -46,6 +49,7 @@ class Engine:
         services: dict,
         transitions_file=None,
         permissions=None,
+        pace=Pace,
     ):
         self.store = store
         self.account = account
@@ -53,6 +57,7 @@ class Engine:
         self.providers = providers  # (category, owner, provider) -> Provider
         self.services = services
         self.permissions = permissions  # RolePermissions: the service role, enforced
+        self.pace = pace  # pace() -> the Pace to run an action at, asked as each action starts
         self.cond = threading.Condition(threading.RLock())
         self.stage_locks: dict[tuple[str, str, str], str] = {}  # (region, pipeline, stage) -> execution
         self.inbound: dict[tuple[str, str, str], list[str]] = {}  # waiting executions, oldest first
@@ -301,52 +306,67 @@ class Engine:
         return run
 
     def _execute(self, execution: Execution, run: ActionRun, action: dict):
+        """Run the action; its result is recorded no sooner than the pace's hold after it began."""
+        until = time.monotonic() + self.pace().action_seconds
         try:
-            with self.cond:
-                configuration = resolve(action.get("configuration", {}), execution)
-                run.input["resolvedConfiguration"] = configuration
-                inputs = dict(self._inputs(execution, action))
-            if _type_key(action) == APPROVAL:
-                return self._await_approval(execution, run, action, configuration)
-            provider = self.providers.get(_type_key(action))
-            if provider is None:
-                category, owner, name = _type_key(action)
-                raise ActionFailed(
-                    f"The local lab endpoint cannot run {owner} {category} actions with provider {name}. "
-                    "It runs CodeCommit, S3 and CodeStarSourceConnection sources, CodeBuild, CodeDeploy "
-                    "and Manual approval; use LAB_BACKEND=aws for the others.",
-                    code="ActionTypeNotSupported",
-                )
-            region = run.input["region"]
-            bucket = artifact_bucket(execution.declaration, region)
-            if self.permissions:
-                wanted = needs(
-                    action, configuration, region=region, account=self.account, inputs=inputs, bucket=bucket
-                )
-                self.permissions.check(action.get("roleArn") or execution.declaration["roleArn"], wanted)
-            context = ActionContext(
-                pipeline=execution.pipeline_name,
-                execution_id=execution.id,
-                stage=run.stage,
-                action=action,
-                configuration=configuration,
-                region=region,
-                bucket=bucket,
-                inputs=inputs,
-                client=lambda service: self.client(service, region),
-                report=lambda **fields: self._report(execution, run, **fields),
-                services=self.services,
-            )
-            self._complete(execution, run, action, provider(context))
+            ending = self._perform(execution, run, action)
         except ActionFailed as failure:
-            self._fail(execution, run, failure)
+            ending = functools.partial(self._fail, execution, run, failure)
         except Exception as exc:
             log.exception("action %s/%s failed inside the engine", run.stage, run.action)
-            self._fail(
-                execution,
-                run,
-                ActionFailed(f"The local engine failed to run this action: {exc}", code="InternalError"),
+            failure = ActionFailed(f"The local engine failed to run this action: {exc}", code="InternalError")
+            ending = functools.partial(self._fail, execution, run, failure)
+        if ending is not None:
+            self._hold(execution, run, until)
+            ending()
+
+    def _hold(self, execution: Execution, run: ActionRun, until: float):
+        """Keep the action InProgress until `until`, unless the execution is stopped or the run ends first."""
+        with self.cond:
+            self.cond.wait_for(
+                lambda: execution.id in self.stops or run.status != "InProgress",
+                timeout=max(0.0, until - time.monotonic()),
             )
+
+    def _perform(self, execution: Execution, run: ActionRun, action: dict):
+        """Run the action's provider; how to record its outcome (None: an approval, recorded as answered)."""
+        with self.cond:
+            configuration = resolve(action.get("configuration", {}), execution)
+            run.input["resolvedConfiguration"] = configuration
+            inputs = dict(self._inputs(execution, action))
+        if _type_key(action) == APPROVAL:
+            self._await_approval(execution, run, action, configuration)
+            return None
+        provider = self.providers.get(_type_key(action))
+        if provider is None:
+            category, owner, name = _type_key(action)
+            raise ActionFailed(
+                f"The local lab endpoint cannot run {owner} {category} actions with provider {name}. "
+                "It runs CodeCommit, S3 and CodeStarSourceConnection sources, CodeBuild, CodeDeploy "
+                "and Manual approval; use LAB_BACKEND=aws for the others.",
+                code="ActionTypeNotSupported",
+            )
+        region = run.input["region"]
+        bucket = artifact_bucket(execution.declaration, region)
+        if self.permissions:
+            wanted = needs(
+                action, configuration, region=region, account=self.account, inputs=inputs, bucket=bucket
+            )
+            self.permissions.check(action.get("roleArn") or execution.declaration["roleArn"], wanted)
+        context = ActionContext(
+            pipeline=execution.pipeline_name,
+            execution_id=execution.id,
+            stage=run.stage,
+            action=action,
+            configuration=configuration,
+            region=region,
+            bucket=bucket,
+            inputs=inputs,
+            client=lambda service: self.client(service, region),
+            report=lambda **fields: self._report(execution, run, **fields),
+            services=self.services,
+        )
+        return functools.partial(self._complete, execution, run, action, provider(context))
 
     @staticmethod
     def _inputs(execution: Execution, action: dict):
