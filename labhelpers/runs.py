@@ -131,6 +131,7 @@ class Snapshot:
     started: datetime | None = None
     ended: datetime | None = None
     taken: datetime = field(default_factory=lambda: datetime.now(UTC))
+    seen: tuple[str, ...] = ()  # from `watch`: each status line it saw, in order
 
     @property
     def finished(self) -> bool:
@@ -469,7 +470,8 @@ def watch(
     timeout: float = DEFAULT_TIMEOUT,
     view=None,
 ) -> Snapshot:
-    """Follow an execution (the latest by default) until it ends; return its last snapshot.
+    """Follow an execution (the latest by default) until it ends; return its last snapshot, whose `seen`
+    holds the status lines the watch saw, in order.
 
     In Jupyter a `widgets.PipelineView` shows the stages and actions live: statuses in colour, durations,
     the artifacts between stages, the build log and the deployed page. Elsewhere, the article's status
@@ -488,9 +490,11 @@ def watch(
     handle = None
     if view is None and _live_views and has_widget_frontend():
         view, handle = _displayed_view(_live_views[0])
-    backoff, shown, printed = _Backoff(lab), None, None
+    backoff, shown, printed, seen = _Backoff(lab), None, None, []
     while True:
         snap = reader.snapshot(execution_id)
+        if not seen or seen[-1] != snap.line():
+            seen.append(snap.line())
         if view is not None:
             view.update(snap)
             if handle is not None and snap.finished:
@@ -504,7 +508,7 @@ def watch(
         if snap.finished:
             if view is None:
                 print(_ending(snap))
-            return snap
+            return replace(snap, seen=tuple(seen))
         if time.monotonic() >= deadline:
             raise LabError(_still_running(snap, timeout))
         backoff.sleep(deadline)
