@@ -185,20 +185,8 @@ def test_the_slowest_stage_check_wants_succeeded_runs_only():
 
 def test_the_production_checks_want_the_gate_before_deploy_and_a_prefix_filter(lab):
     production = pipelines.article_pipeline(lab)
-    gate = {
-        "name": "Approve",
-        "actions": [
-            {
-                "name": "Approve",
-                "actionTypeId": {
-                    "category": "Approval",
-                    "owner": "AWS",
-                    "provider": "Manual",
-                    "version": "1",
-                },
-            }
-        ],
-    }
+    manual = {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}
+    gate = {"name": "Approve", "actions": [{"name": "Approve", "actionTypeId": manual}]}
     late = copy.deepcopy(production)
     late["pipeline"]["stages"].append(gate)
     assert "right before Deploy" in _hint(exercises.gate_back, late, production)
