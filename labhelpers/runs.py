@@ -495,6 +495,7 @@ def watch(
         snap = reader.snapshot(execution_id)
         if not seen or seen[-1] != snap.line():
             seen.append(snap.line())
+        snap = replace(snap, seen=tuple(seen))
         if view is not None:
             view.update(snap)
             if handle is not None and snap.finished:
@@ -508,7 +509,7 @@ def watch(
         if snap.finished:
             if view is None:
                 print(_ending(snap))
-            return replace(snap, seen=tuple(seen))
+            return snap
         if time.monotonic() >= deadline:
             raise LabError(_still_running(snap, timeout))
         backoff.sleep(deadline)
