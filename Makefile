@@ -14,9 +14,11 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 ifdef LATEST
 LAB_REQUIREMENTS := --upgrade --upgrade-strategy eager -e .
 TEST_REQUIREMENTS := --upgrade --upgrade-strategy eager -e '.[test]'
+HUB_REQUIREMENTS := --upgrade --upgrade-strategy eager '.[classroom]'
 else
 LAB_REQUIREMENTS := -r requirements/lab.txt
 TEST_REQUIREMENTS := -r requirements/test.txt
+HUB_REQUIREMENTS := -r requirements/classroom.txt
 endif
 export LATEST
 
@@ -24,7 +26,12 @@ export LATEST
 STUDENT ?= student
 COURSE := build/nbgrader
 
-.PHONY: lab lab-install lab-notebooks student test test-latest lock lint bench clean
+# A class on one host: JupyterHub's environment, readable by every learner's Unix user (docs/instructor.md),
+# on an interpreter they can run too (the system's; not one under /root, as pyenv's is).
+HUB_PREFIX ?= /opt/codepipeline-lab
+HUB_PYTHON ?= /usr/bin/python3
+
+.PHONY: lab lab-install lab-notebooks student hub-install hub test test-latest lock lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +69,24 @@ lab: $(VENV)/.lab-installed lab-notebooks
 	@echo "Ctrl-C stops JupyterLab; the local endpoint keeps running (labhelpers local stop ends it)."
 	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=$(LAB_WORK) $(ALLOW_ROOT)
 
+# The hub's environment from the lock (the lab itself not editable: learners never read this checkout), the
+# proxy from npm's lock, the student copies, and the hub's configuration.
+hub-install:
+	$(HUB_PYTHON) -m venv $(HUB_PREFIX)
+	$(HUB_PREFIX)/bin/python -m pip install --quiet --upgrade pip==$(PIP_VERSION)
+	$(HUB_PREFIX)/bin/python -m pip install --quiet $(HUB_REQUIREMENTS)
+	$(HUB_PREFIX)/bin/python -m pip install --quiet --no-deps --no-build-isolation .
+	touch $(HUB_PREFIX)/.lab-installed
+	mkdir -p $(HUB_PREFIX)/proxy $(HUB_PREFIX)/etc $(HUB_PREFIX)/share/codepipeline-lab
+	cp classroom/package.json classroom/package-lock.json $(HUB_PREFIX)/proxy/
+	npm ci --prefix $(HUB_PREFIX)/proxy --omit=dev --no-audit --no-fund --loglevel=error
+	$(MAKE) --no-print-directory student VENV=$(HUB_PREFIX) STUDENT=$(HUB_PREFIX)/share/codepipeline-lab/notebooks
+	cp classroom/jupyterhub_config.py classroom/learners.py $(HUB_PREFIX)/etc/
+
+hub:
+	@test -x $(HUB_PREFIX)/bin/jupyterhub || { echo "No hub in $(HUB_PREFIX): run make hub-install first."; exit 1; }
+	cd $(HUB_PREFIX) && bin/jupyterhub -f etc/jupyterhub_config.py
+
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -71,13 +96,17 @@ test-latest:
 	$(MAKE) test VENV=.venv-latest LATEST=1
 
 # The lock: every package, transitive ones included, for every platform, with hashes. lab.txt takes its
-# versions from test.txt, so the lab and the suite run the same ones.
+# versions from test.txt, and classroom.txt (the hub's) from lab.txt, so all run the same ones; the hub's
+# proxy has npm's lock, classroom/package-lock.json.
 lock: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip compile --quiet --upgrade --universal --python-version 3.11 --generate-hashes \
 		pyproject.toml --extra test -o requirements/test.txt
 	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 		pyproject.toml -c requirements/test.txt -o requirements/lab.txt
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+		pyproject.toml --extra classroom -c requirements/lab.txt -o requirements/classroom.txt
+	cd classroom && npm install --package-lock-only --no-audit --no-fund
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

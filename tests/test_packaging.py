@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-LAB, TEST = LOCKS / "lab.txt", LOCKS / "test.txt"
+LAB, TEST, CLASSROOM = LOCKS / "lab.txt", LOCKS / "test.txt", LOCKS / "classroom.txt"
 NOT_LOCKED = "make test-latest installs the newest releases the ranges allow, not the lock"
 
 
@@ -24,6 +24,7 @@ def test_the_lock_pins_what_pyproject_asks_for_within_its_ranges():
     for lock, wanted in (
         (LAB, PROJECT["dependencies"]),
         (TEST, PROJECT["dependencies"] + PROJECT["optional-dependencies"]["test"]),
+        (CLASSROOM, PROJECT["dependencies"] + PROJECT["optional-dependencies"]["classroom"]),
     ):
         pinned = pins(lock)
         for line in wanted:
@@ -39,6 +40,11 @@ def test_the_lab_lock_takes_the_versions_the_suite_runs():
     lab, test = pins(LAB), pins(TEST)
     assert {name: test.get(name) for name in lab} == lab
     assert "awscli" in lab, "the notebooks call aws: the lab install needs the CLI"
+
+
+def test_the_hub_lock_takes_the_lab_versions():
+    lab, classroom = pins(LAB), pins(CLASSROOM)
+    assert {name: classroom.get(name) for name in lab} == lab, "a class's learners run the lab's versions"
 
 
 @pytest.mark.skipif(LATEST, reason=NOT_LOCKED)
