@@ -79,7 +79,7 @@ def hub(hub_prefix):
         f"c.JupyterHub.services.append({{'name': 'class-test', 'api_token': {token!r}}})\n"
         "c.JupyterHub.load_roles.append({'name': 'class-test', 'services': ['class-test'], 'scopes': "
         "['admin:users', 'admin:servers', 'access:servers', 'list:users', 'list:services', "
-        "'read:services']})\n"
+        "'read:services', 'read:users:activity', 'read:servers', 'delete:servers']})\n"
     )
     url = f"http://127.0.0.1:{free_port()}"
     env = {
@@ -107,7 +107,7 @@ def hub(hub_prefix):
             assert process.poll() is None, (place / "hub.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "the hub did not answer within 60 s"
             time.sleep(0.3)
-        client.unix_prefix, client.log = unix_prefix, place / "hub.log"
+        client.prefix, client.unix_prefix = hub_prefix, unix_prefix
         yield client
     finally:
         process.send_signal(signal.SIGTERM)
@@ -200,16 +200,25 @@ def test_three_learners_run_the_pipeline_each_on_their_own_endpoint(hub):
     (reply,) = run_cells(hub, "alice", [{"source": snoop, "tags": [], "notebook": "-"}])
     assert reply["ename"] == "PermissionError", reply
 
-    # Stopping a server (what the idle culler does) stops that learner's endpoint; the culler runs.
-    for name in LEARNERS:
-        assert hub.call("DELETE", f"/hub/api/users/{name}/server")[0] in (202, 204)
-    for name, (record, _) in records.items():
-        hub.wait_stopped(name)
-        deadline = time.monotonic() + 30
-        while alive(record["pid"]) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not alive(record["pid"]), f"{name}'s endpoint still runs after their server stopped"
-        assert not (homes[name] / ".labhelpers/endpoint.json").exists()
+    # The idle culler stops each idle server, and with it that learner's endpoint. The hub's own culler
+    # waits LAB_HUB_IDLE_MINUTES; this one, run as that service runs, waits a second.
     status, services = hub.call("GET", "/hub/api/services")
-    assert status == 200 and services["idle-culler"]["pid"] > 0, services
-    assert alive(services["idle-culler"]["pid"])
+    assert status == 200 and alive(services["idle-culler"]["pid"]), services
+    culler = subprocess.Popen(
+        [hub.prefix / "bin/python", "-m", "jupyterhub_idle_culler", "--timeout=1", "--cull-every=1"]
+        + [f"--url={hub.url}/hub/api"],
+        env={"PATH": "/usr/bin:/bin", "JUPYTERHUB_API_TOKEN": hub.token},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for name, (record, _) in records.items():
+            hub.wait_stopped(name)
+            deadline = time.monotonic() + 30
+            while alive(record["pid"]) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert not alive(record["pid"]), f"{name}'s endpoint still runs after their server stopped"
+            assert not (homes[name] / ".labhelpers/endpoint.json").exists()
+    finally:
+        culler.terminate()
+        culler.wait(10)
