@@ -69,14 +69,19 @@ lab: $(VENV)/.lab-installed lab-notebooks
 	@echo "Ctrl-C stops JupyterLab; the local endpoint keeps running (labhelpers local stop ends it)."
 	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=$(LAB_WORK) $(ALLOW_ROOT)
 
-# The hub's environment from the lock (the lab itself not editable: learners never read this checkout), the
-# proxy from npm's lock, the student copies, and the hub's configuration.
+# The hub's environment from the lock (the lab itself not editable: learners never read this checkout), with
+# nbgrader's instructor tools hidden from learners; the proxy from npm's lock, the student copies, and the
+# hub's configuration.
 hub-install:
 	$(HUB_PYTHON) -m venv $(HUB_PREFIX)
 	$(HUB_PREFIX)/bin/python -m pip install --quiet --upgrade pip==$(PIP_VERSION)
 	$(HUB_PREFIX)/bin/python -m pip install --quiet $(HUB_REQUIREMENTS)
 	$(HUB_PREFIX)/bin/python -m pip install --quiet --no-deps --no-build-isolation .
 	touch $(HUB_PREFIX)/.lab-installed
+	for part in formgrader validate_assignment assignment_list course_list; do \
+		$(HUB_PREFIX)/bin/jupyter server extension disable --sys-prefix --log-level=WARN \
+			nbgrader.server_extensions.$$part || exit 1; done
+	$(HUB_PREFIX)/bin/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null
 	mkdir -p $(HUB_PREFIX)/proxy $(HUB_PREFIX)/etc $(HUB_PREFIX)/share/codepipeline-lab
 	cp classroom/package.json classroom/package-lock.json $(HUB_PREFIX)/proxy/
 	npm ci --prefix $(HUB_PREFIX)/proxy --omit=dev --no-audit --no-fund --loglevel=error

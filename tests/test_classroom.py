@@ -5,6 +5,7 @@ reaches another's endpoint or files, and stopping a learner's server stops their
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -168,6 +169,9 @@ def test_three_learners_run_the_pipeline_each_on_their_own_endpoint(hub):
         copies = sorted(p.name for p in (home / "codepipeline-lab").glob("*.ipynb"))
         assert "00_start_here.ipynb" in copies and "03_run_the_pipeline.ipynb" in copies, copies
         assert "### BEGIN SOLUTION" not in (home / "codepipeline-lab/02_pipeline_json.ipynb").read_text()
+    # nbgrader's instructor tools are not the learners'.
+    status, page = hub.call("GET", "/user/alice/lab")
+    assert status == 200 and re.search(r'"disabledExtensions": \[[^]]*"@jupyter/nbgrader"', page["page"])
 
     cells = code_cells(RUN)
     with ThreadPoolExecutor(len(LEARNERS)) as pool:
