@@ -116,6 +116,17 @@ def test_stop_and_start_keep_state_and_port(fresh_endpoint, unique):
     assert body == b"v1"
 
 
+def test_health_counts_what_the_endpoint_holds(fresh_endpoint):
+    holds = process.health(fresh_endpoint.url)["holds"]
+    assert holds["ec2_instances"] == holds["iam_roles"] == holds["s3_buckets"] == 0
+    fresh_endpoint.client("ec2").run_instances(
+        ImageId="ami-12c6146b", InstanceType="t3.micro", MinCount=2, MaxCount=2
+    )
+    fresh_endpoint.client("iam").create_role(RoleName="counted", AssumeRolePolicyDocument=TRUST)
+    holds = process.health(fresh_endpoint.url)["holds"]
+    assert holds["ec2_instances"] == 2 and holds["iam_roles"] == 1 and holds["s3_buckets"] == 0
+
+
 def test_two_homes_run_two_independent_endpoints(fresh_endpoint, tmp_path):
     other = start_endpoint(tmp_path / "second-home")
     try:

@@ -168,9 +168,14 @@ def test_default_bus_rules_are_the_enabled_pattern_rules(aws):
     assert rules[0][2] == [{"Id": "p", "Arn": "arn:aws:codepipeline:x"}]
 
 
-def test_resource_counts(aws):
+def test_resource_counts_load_no_backend(aws):
     aws("iam").create_role(RoleName="counted", AssumeRolePolicyDocument=json.dumps(TRUST))
     aws("s3").create_bucket(Bucket="counted", CreateBucketConfiguration={"LocationConstraint": REGION})
     counts = motoapi.resource_counts(account_of(aws), REGION)
     assert counts["iam_roles"] >= 1 and counts["s3_buckets"] == 1
     assert counts["ec2_instances"] == counts["codebuild_projects"] == counts["codedeploy_applications"] == 0
+    loaded = {motoapi.backend_dict_name(b) for b in motoapi.backend_dicts_in_use()}
+    assert not loaded & {"ec2", "codebuild", "codedeploy"}, loaded  # counting made none of them
+    aws("ec2").run_instances(ImageId="ami-12c6146b", InstanceType="t3.micro", MinCount=2, MaxCount=2)
+    assert motoapi.resource_counts(account_of(aws), REGION)["ec2_instances"] == 2
+    assert motoapi.resource_counts(account_of(aws), "us-west-2")["ec2_instances"] == 0

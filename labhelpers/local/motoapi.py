@@ -233,17 +233,23 @@ def default_bus_rules(account: str, region: str) -> list[tuple[str, dict, list[d
 
 
 def resource_counts(account: str, region: str) -> dict[str, int]:
-    """How many of the lab's kinds of resource moto keeps, for `labhelpers local status`."""
+    """How many of the lab's kinds of resource moto keeps, for `labhelpers local status`. A backend moto has
+    not made yet holds nothing, and counting makes none (EC2's alone would cost ~90 MB and a second)."""
+
+    def loaded(service, region_name):
+        backends = next((b for b in backend_dicts_in_use() if b.service_name == service), {})
+        return dict.get(dict.get(backends, account, {}), region_name)
 
     def count(service, region_name, attribute):
-        return len(getattr(_backend(service, account, region_name), attribute))
+        backend = loaded(service, region_name)
+        return len(getattr(backend, attribute)) if backend else 0
 
     with LOCK:
-        ec2 = _backend("ec2", account, region)
+        ec2 = loaded("ec2", region)
         return {
-            "iam_roles": count("iam", "global", "roles"),
+            "iam_roles": count("iam", "aws", "roles"),
             "s3_buckets": count("s3", "aws", "buckets"),
-            "ec2_instances": sum(len(r.instances) for r in ec2.reservations.values()),
+            "ec2_instances": sum(len(r.instances) for r in ec2.reservations.values()) if ec2 else 0,
             "codebuild_projects": count("codebuild", region, "codebuild_projects"),
             "codedeploy_applications": count("codedeploy", region, "applications"),
         }
