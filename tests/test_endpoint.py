@@ -5,13 +5,17 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 from conftest import start_endpoint
 
+import labhelpers as lh
+from labhelpers import pipelines, prerequisites, roles, runs
 from labhelpers.errors import EndpointError
+from labhelpers.lab import _restore_environ
 from labhelpers.local import config, process
 from labhelpers.roles import trust_policy
 
@@ -125,6 +129,32 @@ def test_health_counts_what_the_endpoint_holds(fresh_endpoint):
     fresh_endpoint.client("iam").create_role(RoleName="counted", AssumeRolePolicyDocument=TRUST)
     holds = process.health(fresh_endpoint.url)["holds"]
     assert holds["ec2_instances"] == 2 and holds["iam_roles"] == 1 and holds["s3_buckets"] == 0
+
+
+def _threads(pid: int) -> int:
+    return len(list(Path(f"/proc/{pid}/task").iterdir()))
+
+
+def test_threads_end_with_each_execution(fresh_endpoint):
+    """Builds, deploy hooks and their watchers leave no thread behind: 30 learners' endpoints share a host."""
+    lab = lh.connect(home=str(fresh_endpoint.layout.root), quiet=True)
+    try:
+        prerequisites.ensure(lab)
+        time.sleep(1)
+        idle = _threads(fresh_endpoint.pid)
+        declaration = pipelines.article_pipeline(lab)
+        roles.ensure_pipeline_role(lab, declaration)
+        lab.client("codepipeline").create_pipeline(**declaration)
+        runs.wait(lab, runs.snapshot(lab).execution_id, timeout=60)
+        for _ in range(2):
+            assert runs.wait(lab, runs.start(lab), timeout=60)["status"] == "Succeeded"
+            deadline, found = time.monotonic() + 2, _threads(fresh_endpoint.pid)
+            while found > idle and time.monotonic() < deadline:
+                time.sleep(0.05)
+                found = _threads(fresh_endpoint.pid)
+            assert found <= idle, f"{found} threads 2 s after the run ended, {idle} before the first"
+    finally:
+        _restore_environ()
 
 
 def test_two_homes_run_two_independent_endpoints(fresh_endpoint, tmp_path):
