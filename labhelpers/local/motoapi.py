@@ -7,6 +7,9 @@ this module is plain data or an AwsError; moto's objects stay inside.
 
 import copy
 import functools
+import importlib.abc
+import importlib.machinery
+import sys
 import threading
 
 from .awsjson import AwsError
@@ -96,6 +99,80 @@ def backend_dict_name(backends) -> str:
 
 def _backend(service: str, account: str, region: str):
     return backend_dict(service)[account][region]
+
+
+# -- EC2's instance type offerings ---------------------------------------------------------------------
+
+_OFFERINGS_MODULE = "moto.ec2.models.instance_types"
+_OFFERINGS_FOLDER = "ec2/resources/instance_type_offerings"
+
+
+def read_ec2_offerings_lazily() -> None:
+    """Have moto.ec2, once something imports it, read a Region's instance type offerings when that Region is
+    first asked for. moto reads those of every location type and Region at import (~75 MB of dicts, a
+    second); the lab asks for one Region. Call it before moto.ec2 is imported; it imports nothing itself."""
+    if _OFFERINGS_MODULE not in sys.modules and not any(
+        isinstance(finder, _OfferingsFinder) for finder in sys.meta_path
+    ):
+        sys.meta_path.insert(0, _OfferingsFinder())
+
+
+class _OfferingsFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):
+        if fullname != _OFFERINGS_MODULE:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        spec.loader = _OfferingsLoader(spec.loader)
+        return spec
+
+
+class _OfferingsLoader(importlib.abc.Loader):
+    """Runs moto's module with the offerings files unread, then puts per-Region readers in their place."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def __getattr__(self, name):  # get_source and the like, for tracebacks
+        return getattr(self._loader, name)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        from moto.utilities import utils
+
+        read = utils.load_resource
+        utils.load_resource = lambda path: [] if path.startswith(_OFFERINGS_FOLDER) else read(path)
+        try:
+            self._loader.exec_module(module)
+        finally:
+            utils.load_resource = module.load_resource = read
+        for location_type in module.INSTANCE_TYPE_OFFERINGS:
+            module.INSTANCE_TYPE_OFFERINGS[location_type] = _RegionOfferings(location_type, read)
+
+
+class _RegionOfferings(dict):
+    """One location type's offerings by Region, as moto keeps them; a Region's file is read on first use."""
+
+    def __init__(self, location_type: str, read):
+        super().__init__()
+        from importlib import resources
+
+        self._location_type, self._read = location_type, read
+        folder = resources.files("moto") / _OFFERINGS_FOLDER / location_type
+        self._files = {file.name.split(".")[0]: file.name for file in folder.iterdir()}
+
+    def __missing__(self, region: str) -> list:
+        if region not in self._files:
+            raise KeyError(region)
+        offerings = self._read(f"{_OFFERINGS_FOLDER}/{self._location_type}/{self._files[region]}")
+        for offering in offerings:
+            offering["LocationType"] = self._location_type
+        self[region] = offerings
+        return offerings
+
+    def get(self, region, default=None):
+        return self[region] if region in self or region in self._files else default
 
 
 # -- IAM -----------------------------------------------------------------------------------------------

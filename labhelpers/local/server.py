@@ -16,7 +16,11 @@ from . import config
 
 
 def _prepare_environment(layout: config.Layout):
-    """moto reads these when it is imported; the process must never reach real AWS."""
+    """moto reads these when it is imported; the process must never reach real AWS. moto.ec2 is to read its
+    instance type offerings per Region (a snapshot restore or a request imports it later, if at all)."""
+    from .motoapi import read_ec2_offerings_lazily
+
+    read_ec2_offerings_lazily()
     for name in config.cleared_names(os.environ):
         del os.environ[name]
     os.environ.update(
