@@ -14,7 +14,7 @@ from moto.core.exceptions import JsonRESTError, ServiceException
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.test import Client
 
-from labhelpers.local import motoapi
+from labhelpers.local import awsjson, motoapi
 
 REGION = "ap-southeast-1"
 TRUST = {
@@ -85,6 +85,14 @@ def test_backend_dicts_pickle_and_are_found_by_signing_name(aws):
     assert "kept" in copied[account]["aws"].buckets
     with pytest.raises(KeyError):
         motoapi.backend_dict("no-such-service")
+
+
+def test_moto_lists_regions_with_our_service_models(aws, monkeypatch):
+    asked = []
+    monkeypatch.setattr(motoapi, "models_session", lambda: asked.append(1) or awsjson.models_session())
+    motoapi.share_service_models()
+    regions = motoapi.backend_dict("codedeploy")["999988887777"].regions
+    assert asked and REGION in regions and "us-west-2" in regions and "cn-north-1" in regions
 
 
 def test_role_policies_and_trust(aws):
@@ -188,7 +196,7 @@ EC2_ANSWERS = """
 import json, sys
 import boto3
 from moto import mock_aws
-from labhelpers.local import motoapi
+from labhelpers.local import awsjson, motoapi
 
 if sys.argv[1] == "lazy":
     motoapi.read_ec2_offerings_lazily()

@@ -12,7 +12,7 @@ import importlib.machinery
 import sys
 import threading
 
-from .awsjson import AwsError
+from .awsjson import AwsError, models_session, service_model
 
 # Held while moto handles a request; code that reads or writes moto's backends takes it too.
 LOCK = threading.RLock()
@@ -57,10 +57,8 @@ def service_error(exc: BaseException, service: str = "") -> AwsError | None:
 
 @functools.cache
 def _error_statuses(service: str) -> dict[str, int]:
-    import botocore.session
-
     try:
-        model = botocore.session.get_session().get_service_model(_MODEL_NAMES.get(service, service))
+        model = service_model(_MODEL_NAMES.get(service, service))
     except Exception:
         return {}
     return {
@@ -99,6 +97,17 @@ def backend_dict_name(backends) -> str:
 
 def _backend(service: str, account: str, region: str):
     return backend_dict(service)[account][region]
+
+
+# -- what moto holds of botocore -----------------------------------------------------------------------
+
+
+def share_service_models() -> None:
+    """moto lists each backend's Regions with a botocore session of its own, which then keeps the models of
+    those services (EC2's is ~16 MB of dicts) beside ours; let it use ours."""
+    from moto.core.base_backend import AccountSpecificBackend
+
+    AccountSpecificBackend.get_session = classmethod(lambda cls: models_session())
 
 
 # -- EC2's instance type offerings ---------------------------------------------------------------------

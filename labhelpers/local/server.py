@@ -17,10 +17,12 @@ from . import config
 
 def _prepare_environment(layout: config.Layout):
     """moto reads these when it is imported; the process must never reach real AWS. moto.ec2 is to read its
-    instance type offerings per Region (a snapshot restore or a request imports it later, if at all)."""
-    from .motoapi import read_ec2_offerings_lazily
+    instance type offerings per Region (a snapshot restore or a request imports it later, if at all), and
+    moto's backends are to share our botocore models."""
+    from .motoapi import read_ec2_offerings_lazily, share_service_models
 
     read_ec2_offerings_lazily()
+    share_service_models()
     for name in config.cleared_names(os.environ):
         del os.environ[name]
     os.environ.update(
