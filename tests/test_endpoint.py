@@ -129,6 +129,15 @@ def test_health_counts_what_the_endpoint_holds(fresh_endpoint):
     fresh_endpoint.client("iam").create_role(RoleName="counted", AssumeRolePolicyDocument=TRUST)
     holds = process.health(fresh_endpoint.url)["holds"]
     assert holds["ec2_instances"] == 2 and holds["iam_roles"] == 1 and holds["s3_buckets"] == 0
+    process.stop(fresh_endpoint.layout)
+    again = start_endpoint(fresh_endpoint.layout.root)  # the restore loads what it restores
+    assert process.health(again.url)["holds"] == holds
+    offered = again.client("ec2").describe_instance_type_offerings(
+        Filters=[{"Name": "instance-type", "Values": ["t3.micro"]}]
+    )["InstanceTypeOfferings"]
+    assert offered == [{"InstanceType": "t3.micro", "LocationType": "region", "Location": config.REGION}]
+    reservations = again.client("ec2").describe_instances()["Reservations"]
+    assert sum(len(r["Instances"]) for r in reservations) == 2
 
 
 def _threads(pid: int) -> int:
