@@ -131,7 +131,8 @@ class _OfferingsFinder(importlib.abc.MetaPathFinder):
         if fullname != _OFFERINGS_MODULE:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        spec.loader = _OfferingsLoader(spec.loader)
+        if spec is not None:
+            spec.loader = _OfferingsLoader(spec.loader)
         return spec
 
 
