@@ -5,13 +5,17 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 from conftest import start_endpoint
 
+import labhelpers as lh
+from labhelpers import pipelines, prerequisites, roles, runs
 from labhelpers.errors import EndpointError
+from labhelpers.lab import _restore_environ
 from labhelpers.local import config, process
 from labhelpers.roles import trust_policy
 
@@ -114,6 +118,52 @@ def test_stop_and_start_keep_state_and_port(fresh_endpoint, unique):
     assert again.client("iam").list_role_policies(RoleName="kept")["PolicyNames"] == ["inline"]
     body = again.client("s3").get_object(Bucket="kept-bucket", Key="k", VersionId=version)["Body"].read()
     assert body == b"v1"
+
+
+def test_health_counts_what_the_endpoint_holds(fresh_endpoint):
+    holds = process.health(fresh_endpoint.url)["holds"]
+    assert holds["ec2_instances"] == holds["iam_roles"] == holds["s3_buckets"] == 0
+    fresh_endpoint.client("ec2").run_instances(
+        ImageId="ami-12c6146b", InstanceType="t3.micro", MinCount=2, MaxCount=2
+    )
+    fresh_endpoint.client("iam").create_role(RoleName="counted", AssumeRolePolicyDocument=TRUST)
+    holds = process.health(fresh_endpoint.url)["holds"]
+    assert holds["ec2_instances"] == 2 and holds["iam_roles"] == 1 and holds["s3_buckets"] == 0
+    process.stop(fresh_endpoint.layout)
+    again = start_endpoint(fresh_endpoint.layout.root)  # the restore loads what it restores
+    assert process.health(again.url)["holds"] == holds
+    offered = again.client("ec2").describe_instance_type_offerings(
+        Filters=[{"Name": "instance-type", "Values": ["t3.micro"]}]
+    )["InstanceTypeOfferings"]
+    assert offered == [{"InstanceType": "t3.micro", "LocationType": "region", "Location": config.REGION}]
+    reservations = again.client("ec2").describe_instances()["Reservations"]
+    assert sum(len(r["Instances"]) for r in reservations) == 2
+
+
+def _threads(pid: int) -> int:
+    return len(list(Path(f"/proc/{pid}/task").iterdir()))
+
+
+def test_threads_end_with_each_execution(fresh_endpoint):
+    """Builds, deploy hooks and their watchers leave no thread behind: 30 learners' endpoints share a host."""
+    lab = lh.connect(home=str(fresh_endpoint.layout.root), quiet=True)
+    try:
+        prerequisites.ensure(lab)
+        time.sleep(1)
+        idle = _threads(fresh_endpoint.pid)
+        declaration = pipelines.article_pipeline(lab)
+        roles.ensure_pipeline_role(lab, declaration)
+        lab.client("codepipeline").create_pipeline(**declaration)
+        runs.wait(lab, runs.snapshot(lab).execution_id, timeout=60)
+        for _ in range(2):
+            assert runs.wait(lab, runs.start(lab), timeout=60)["status"] == "Succeeded"
+            deadline, found = time.monotonic() + 2, _threads(fresh_endpoint.pid)
+            while found > idle and time.monotonic() < deadline:
+                time.sleep(0.05)
+                found = _threads(fresh_endpoint.pid)
+            assert found <= idle, f"{found} threads 2 s after the run ended, {idle} before the first"
+    finally:
+        _restore_environ()
 
 
 def test_two_homes_run_two_independent_endpoints(fresh_endpoint, tmp_path):

@@ -2,7 +2,10 @@
 here, by name, before it breaks a learner's call. moto runs in-process (mock_aws) on its real backends."""
 
 import json
+import os
 import pickle
+import subprocess
+import sys
 
 import boto3
 import pytest
@@ -11,7 +14,7 @@ from moto.core.exceptions import JsonRESTError, ServiceException
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.test import Client
 
-from labhelpers.local import motoapi
+from labhelpers.local import awsjson, motoapi
 
 REGION = "ap-southeast-1"
 TRUST = {
@@ -82,6 +85,14 @@ def test_backend_dicts_pickle_and_are_found_by_signing_name(aws):
     assert "kept" in copied[account]["aws"].buckets
     with pytest.raises(KeyError):
         motoapi.backend_dict("no-such-service")
+
+
+def test_moto_lists_regions_with_our_service_models(aws, monkeypatch):
+    asked = []
+    monkeypatch.setattr(motoapi, "models_session", lambda: asked.append(1) or awsjson.models_session())
+    motoapi.share_service_models()
+    regions = motoapi.backend_dict("codedeploy")["999988887777"].regions
+    assert asked and REGION in regions and "us-west-2" in regions and "cn-north-1" in regions
 
 
 def test_role_policies_and_trust(aws):
@@ -168,9 +179,68 @@ def test_default_bus_rules_are_the_enabled_pattern_rules(aws):
     assert rules[0][2] == [{"Id": "p", "Arn": "arn:aws:codepipeline:x"}]
 
 
-def test_resource_counts(aws):
+def test_resource_counts_load_no_backend(aws):
     aws("iam").create_role(RoleName="counted", AssumeRolePolicyDocument=json.dumps(TRUST))
     aws("s3").create_bucket(Bucket="counted", CreateBucketConfiguration={"LocationConstraint": REGION})
     counts = motoapi.resource_counts(account_of(aws), REGION)
     assert counts["iam_roles"] >= 1 and counts["s3_buckets"] == 1
     assert counts["ec2_instances"] == counts["codebuild_projects"] == counts["codedeploy_applications"] == 0
+    loaded = {motoapi.backend_dict_name(b) for b in motoapi.backend_dicts_in_use()}
+    assert not loaded & {"ec2", "codebuild", "codedeploy"}, loaded  # counting made none of them
+    aws("ec2").run_instances(ImageId="ami-12c6146b", InstanceType="t3.micro", MinCount=2, MaxCount=2)
+    assert motoapi.resource_counts(account_of(aws), REGION)["ec2_instances"] == 2
+    assert motoapi.resource_counts(account_of(aws), "us-west-2")["ec2_instances"] == 0
+
+
+EC2_ANSWERS = """
+import json, sys
+import boto3
+from moto import mock_aws
+from labhelpers.local import awsjson, motoapi
+
+if sys.argv[1] == "lazy":
+    motoapi.read_ec2_offerings_lazily()
+answers = {}
+with mock_aws():
+    for region in ("ap-southeast-1", "us-west-2"):
+        ec2 = boto3.client("ec2", region_name=region)
+        for location in ("region", "availability-zone", "availability-zone-id"):
+            pages = ec2.get_paginator("describe_instance_type_offerings").paginate(LocationType=location)
+            answers[f"{region} {location}"] = [o for page in pages for o in page["InstanceTypeOfferings"]]
+        answers[f"{region} t3"] = ec2.describe_instance_type_offerings(
+            Filters=[{"Name": "instance-type", "Values": ["t3.micro", "t3.small"]}]
+        )["InstanceTypeOfferings"]
+        zone = f"{region}a"
+        for placement in ({}, {"Placement": {"AvailabilityZone": zone}}):
+            for kind in ("t3.micro", "t9.nano"):
+                try:
+                    made = ec2.run_instances(
+                        ImageId="ami-12c6146b", InstanceType=kind, MinCount=1, MaxCount=1, **placement
+                    )["Instances"][0]
+                    answers[f"{region} {kind} {placement}"] = [made["InstanceType"], made["Placement"]]
+                except Exception as error:
+                    answers[f"{region} {kind} {placement}"] = str(error)
+from moto.ec2.models.instance_types import INSTANCE_TYPE_OFFERINGS
+
+answers["read"] = sorted(dict.keys(INSTANCE_TYPE_OFFERINGS["region"]))
+print(json.dumps(answers, sort_keys=True))
+"""
+
+
+def test_ec2_offerings_read_lazily_answer_as_moto_does():
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    env["MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION"] = "true"
+
+    def answers(mode: str) -> dict:
+        run = subprocess.run(
+            [sys.executable, "-c", EC2_ANSWERS, mode], env=env, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        return json.loads(run.stdout)
+
+    lazy, moto = answers("lazy"), answers("moto")
+    assert lazy.pop("read") == ["ap-southeast-1", "us-west-2"]  # the Regions asked for, no other
+    assert len(moto.pop("read")) > 20
+    assert lazy == moto
+    assert len(lazy["ap-southeast-1 region"]) > 100 and "t9.nano" in lazy["ap-southeast-1 t9.nano {}"]
+    assert lazy["us-west-2 t3.micro {'Placement': {'AvailabilityZone': 'us-west-2a'}}"][0] == "t3.micro"

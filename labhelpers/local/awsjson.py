@@ -80,10 +80,17 @@ def unknown_operation(
 
 
 @functools.cache
-def service_model(name: str):
+def models_session():
+    """The process's one botocore session for service models: each model (EC2's is ~16 MB of dicts) is read
+    once, for the checks here, the error statuses and, through its loader, the endpoint's own clients."""
     import botocore.session
 
-    return botocore.session.get_session().get_service_model(name)
+    return botocore.session.get_session()
+
+
+@functools.cache
+def service_model(name: str):
+    return models_session().get_service_model(name)
 
 
 _JSON_TYPES = {

@@ -6,9 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 from . import config
+from .awsjson import models_session
 
 _CLIENT_CONFIG = Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=300)
 
@@ -35,8 +37,10 @@ class EndpointContext:
         self._clients: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
         keys = config.credentials(layout)
+        models = botocore.session.Session()  # its keys are its own; the models are the process's
+        models.register_component("data_loader", models_session().get_component("data_loader"))
         self._session = boto3.Session(
-            aws_access_key_id=keys.access_key, aws_secret_access_key=keys.secret_key
+            aws_access_key_id=keys.access_key, aws_secret_access_key=keys.secret_key, botocore_session=models
         )
 
     def client(self, service: str, region: str = config.REGION):

@@ -7,9 +7,12 @@ this module is plain data or an AwsError; moto's objects stay inside.
 
 import copy
 import functools
+import importlib.abc
+import importlib.machinery
+import sys
 import threading
 
-from .awsjson import AwsError
+from .awsjson import AwsError, models_session, service_model
 
 # Held while moto handles a request; code that reads or writes moto's backends takes it too.
 LOCK = threading.RLock()
@@ -54,10 +57,8 @@ def service_error(exc: BaseException, service: str = "") -> AwsError | None:
 
 @functools.cache
 def _error_statuses(service: str) -> dict[str, int]:
-    import botocore.session
-
     try:
-        model = botocore.session.get_session().get_service_model(_MODEL_NAMES.get(service, service))
+        model = service_model(_MODEL_NAMES.get(service, service))
     except Exception:
         return {}
     return {
@@ -96,6 +97,92 @@ def backend_dict_name(backends) -> str:
 
 def _backend(service: str, account: str, region: str):
     return backend_dict(service)[account][region]
+
+
+# -- what moto holds of botocore -----------------------------------------------------------------------
+
+
+def share_service_models() -> None:
+    """moto lists each backend's Regions with a botocore session of its own, which then keeps the models of
+    those services (EC2's is ~16 MB of dicts) beside ours; let it use ours."""
+    from moto.core.base_backend import AccountSpecificBackend
+
+    AccountSpecificBackend.get_session = classmethod(lambda cls: models_session())
+
+
+# -- EC2's instance type offerings ---------------------------------------------------------------------
+
+_OFFERINGS_MODULE = "moto.ec2.models.instance_types"
+_OFFERINGS_FOLDER = "ec2/resources/instance_type_offerings"
+
+
+def read_ec2_offerings_lazily() -> None:
+    """Have moto.ec2, once something imports it, read a Region's instance type offerings when that Region is
+    first asked for. moto reads those of every location type and Region at import (~75 MB of dicts, a
+    second); the lab asks for one Region. Call it before moto.ec2 is imported; it imports nothing itself."""
+    if _OFFERINGS_MODULE not in sys.modules and not any(
+        isinstance(finder, _OfferingsFinder) for finder in sys.meta_path
+    ):
+        sys.meta_path.insert(0, _OfferingsFinder())
+
+
+class _OfferingsFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):
+        if fullname != _OFFERINGS_MODULE:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None:
+            spec.loader = _OfferingsLoader(spec.loader)
+        return spec
+
+
+class _OfferingsLoader(importlib.abc.Loader):
+    """Runs moto's module with the offerings files unread, then puts per-Region readers in their place."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def __getattr__(self, name):  # get_source and the like, for tracebacks
+        return getattr(self._loader, name)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        from moto.utilities import utils
+
+        read = utils.load_resource
+        utils.load_resource = lambda path: [] if path.startswith(_OFFERINGS_FOLDER) else read(path)
+        try:
+            self._loader.exec_module(module)
+        finally:
+            utils.load_resource = module.load_resource = read
+        for location_type in module.INSTANCE_TYPE_OFFERINGS:
+            module.INSTANCE_TYPE_OFFERINGS[location_type] = _RegionOfferings(location_type, read)
+
+
+class _RegionOfferings(dict):
+    """One location type's offerings by Region, as moto keeps them; a Region's file is read on first use."""
+
+    def __init__(self, location_type: str, read):
+        super().__init__()
+        from importlib import resources
+
+        self._location_type, self._read = location_type, read
+        folder = resources.files("moto") / _OFFERINGS_FOLDER / location_type
+        self._files = {file.name.split(".")[0]: file.name for file in folder.iterdir()}
+
+    def __missing__(self, region: str) -> list:
+        if region not in self._files:
+            raise KeyError(region)
+        offerings = self._read(f"{_OFFERINGS_FOLDER}/{self._location_type}/{self._files[region]}")
+        for offering in offerings:
+            offering["LocationType"] = self._location_type
+        self[region] = offerings
+        return offerings
+
+    def get(self, region, default=None):
+        return self[region] if region in self or region in self._files else default
 
 
 # -- IAM -----------------------------------------------------------------------------------------------
@@ -233,17 +320,23 @@ def default_bus_rules(account: str, region: str) -> list[tuple[str, dict, list[d
 
 
 def resource_counts(account: str, region: str) -> dict[str, int]:
-    """How many of the lab's kinds of resource moto keeps, for `labhelpers local status`."""
+    """How many of the lab's kinds of resource moto keeps, for `labhelpers local status`. A backend moto has
+    not made yet holds nothing, and counting makes none (EC2's alone would cost ~90 MB and a second)."""
+
+    def loaded(service, region_name):
+        backends = next((b for b in backend_dicts_in_use() if b.service_name == service), {})
+        return dict.get(dict.get(backends, account, {}), region_name)
 
     def count(service, region_name, attribute):
-        return len(getattr(_backend(service, account, region_name), attribute))
+        backend = loaded(service, region_name)
+        return len(getattr(backend, attribute)) if backend else 0
 
     with LOCK:
-        ec2 = _backend("ec2", account, region)
+        ec2 = loaded("ec2", region)
         return {
-            "iam_roles": count("iam", "global", "roles"),
+            "iam_roles": count("iam", "aws", "roles"),
             "s3_buckets": count("s3", "aws", "buckets"),
-            "ec2_instances": sum(len(r.instances) for r in ec2.reservations.values()),
+            "ec2_instances": sum(len(r.instances) for r in ec2.reservations.values()) if ec2 else 0,
             "codebuild_projects": count("codebuild", region, "codebuild_projects"),
             "codedeploy_applications": count("codedeploy", region, "applications"),
         }

@@ -16,7 +16,9 @@ from . import config
 
 
 def _prepare_environment(layout: config.Layout):
-    """moto reads these when it is imported; the process must never reach real AWS."""
+    """moto reads these when it is imported; the process must never reach real AWS. moto.ec2 is to read its
+    instance type offerings per Region (a snapshot restore or a request imports it later, if at all), and
+    moto's backends are to share our botocore models."""
     for name in config.cleared_names(os.environ):
         del os.environ[name]
     os.environ.update(
@@ -28,6 +30,10 @@ def _prepare_environment(layout: config.Layout):
         AWS_SHARED_CREDENTIALS_FILE=str(layout.empty_aws_config),
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
+    from .motoapi import read_ec2_offerings_lazily, share_service_models
+
+    read_ec2_offerings_lazily()
+    share_service_models()
 
 
 def _listen(port: int) -> socket.socket:

@@ -7,7 +7,7 @@ setting answers InvalidInputException naming the field and saying what it takes.
 import functools
 import re
 
-from ..awsjson import AwsError
+from ..awsjson import AwsError, service_model
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_]{1,149}")
 LOCATIONLESS_SOURCES = {"CODEPIPELINE", "NO_SOURCE"}
@@ -21,9 +21,7 @@ WINDOWS_IMAGE_TYPES = {
 
 @functools.cache
 def _enum(shape: str) -> tuple[str, ...]:
-    import botocore.session
-
-    return tuple(botocore.session.get_session().get_service_model("codebuild").shape_for(shape).enum)
+    return tuple(service_model("codebuild").shape_for(shape).enum)
 
 
 def _invalid(message: str) -> AwsError:
