@@ -1,11 +1,13 @@
 """CodeDeploy on the local endpoint: in-place deployments (Server compute platform) of S3 zip revisions.
 
-Applications and deployment groups stay in moto. This service answers the deployment, deployment-target,
-deployment-config and on-premises-instance operations. A deployment's targets are the running moto EC2
+Applications and deployment groups stay in moto (renamed and updated through motoapi). This service
+answers the deployment, deployment-target, deployment-config, application-revision and on-premises-instance
+operations. A deployment's targets are the running moto EC2
 instances whose tags match the group (plus registered on-premises instances; targets); each is a
 local instance under `<state>/instances/<id>`. Deployments run in threads of their own (job); their
 records are saved on every change (store), and a deployment the endpoint was
-running when it stopped is ended Failed at the next start.
+running when it stopped is ended Failed at the next start. A deployment that fails while its automatic
+rollback configuration covers DEPLOYMENT_FAILURE starts a new deployment of the group's last good revision.
 
 The pipeline engine calls `start_deployment()`, `wait()`, `instance_ids()` and `page_url()` in-process.
 """
@@ -34,11 +36,13 @@ from .records import (
     target_ids,
 )
 from .store import (
+    ApplicationRevisions,
     DeploymentFiles,
     LocalInstances,
     OnPremisesInstances,
     codedeploy_folder,
     instances_folder,
+    revision_key,
     valid_instance_name,
 )
 from .targets import find_targets, tag_dict, tags_match
@@ -51,6 +55,31 @@ FILE_EXISTS_BEHAVIORS = ("DISALLOW", "OVERWRITE", "RETAIN")
 MAX_BATCH_DEPLOYMENTS = 25
 MAX_BATCH_TARGETS = 25
 MAX_BATCH_INSTANCES = 100
+MAX_BATCH_REVISIONS = 25
+MAX_BATCH_GROUPS = 100
+REVISION_SORT_KEYS = ("registerTime", "firstUsedTime", "lastUsedTime")
+SORT_ORDERS = ("ascending", "descending")
+DEPLOYED_FILTERS = ("include", "exclude", "ignore")
+ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST")
+ROLLBACK_CREATOR = "codeDeployRollback"
+NO_LAST_GOOD_REVISION = (
+    "Automatic rollback was not performed because no previous deployment to this deployment group "
+    "succeeded: there is no last known good revision to roll back to."
+)
+# What a rollback deployment takes over from the deployment it rolls back.
+_ROLLBACK_KEEPS = (
+    "applicationName",
+    "deploymentGroupName",
+    "deploymentConfigName",
+    "ignoreApplicationStopFailures",
+    "autoRollbackConfiguration",
+    "updateOutdatedInstancesOnly",
+    "deploymentStyle",
+    "instanceTerminationWaitTimeStarted",
+    "fileExistsBehavior",
+    "computePlatform",
+    "loadBalancerInfo",
+)
 NO_INSTANCES = {
     "code": "NO_INSTANCES",
     "message": "The deployment failed because no instances were found for your deployment group. Check your "
@@ -75,9 +104,10 @@ class CodeDeployService(JsonService):
         self.on_premises = OnPremisesInstances(
             codedeploy_folder(ctx.layout) / "on-premises.json", ctx.account
         )
+        self.revisions = ApplicationRevisions(codedeploy_folder(ctx.layout) / "revisions.json")
         self._files = DeploymentFiles(codedeploy_folder(ctx.layout))
-        self._cond = threading.Condition()
-        self._jobs = DeployJobs(ctx, self.instances, self._files, self._cond)
+        self._cond = threading.Condition()  # its lock is reentrant: a failing job starts its rollback
+        self._jobs = DeployJobs(ctx, self.instances, self._files, self._cond, on_failure=self._roll_back)
         self._records: dict[str, dict] = {}
         interrupted = set()
         for record in self._files.load_deployments():
@@ -281,6 +311,7 @@ class CodeDeployService(JsonService):
                 "The minimum number of required application names was not specified.",
             )
         motoapi.delete_codedeploy_application(self.ctx.account, request_region(), name)
+        self.revisions.forget(request_region(), name)
         self._on_write("codedeploy")
         return {}
 
@@ -296,6 +327,175 @@ class CodeDeployService(JsonService):
             )
         self._on_write("codedeploy")
         return {"hooksNotCleanedUp": []}
+
+    # --- changing what moto keeps (moto lacks these operations) ---------------------------------------
+
+    def update_application(self, params):
+        name = _application_name(params.get("applicationName"))
+        new_name = params.get("newApplicationName") or name
+        region = request_region()
+        motoapi.rename_codedeploy_application(self.ctx.account, region, name, new_name)
+        if new_name != name:
+            self.revisions.rename(region, name, new_name)
+            self._rename_records(region, {"applicationName": name}, {"applicationName": new_name})
+        self._on_write("codedeploy")
+        return {}
+
+    def update_deployment_group(self, params):
+        application = _application_name(params.get("applicationName"))
+        group = params.get("currentDeploymentGroupName")
+        if not group:
+            raise AwsError("DeploymentGroupNameRequiredException", "currentDeploymentGroupName is required.")
+        config = params.get("deploymentConfigName")
+        if config is not None and config not in DEPLOYMENT_CONFIGS:
+            raise _no_config(config)
+        _check_rollback_configuration(params.get("autoRollbackConfiguration"))
+        region = request_region()
+        motoapi.update_codedeploy_group(self.ctx.account, region, application, group, params)
+        new_name = params.get("newDeploymentGroupName") or group
+        if new_name != group:
+            self._rename_records(
+                region,
+                {"applicationName": application, "deploymentGroupName": group},
+                {"deploymentGroupName": new_name},
+            )
+        self._on_write("codedeploy")
+        return {"hooksNotCleanedUp": []}
+
+    def batch_get_deployment_groups(self, params):
+        application = _application_name(params.get("applicationName"))
+        names = params.get("deploymentGroupNames")
+        if not names:
+            raise AwsError(
+                "DeploymentGroupNameRequiredException", "deploymentGroupNames needs at least one name."
+            )
+        if len(names) > MAX_BATCH_GROUPS:
+            raise _batch_limit(MAX_BATCH_GROUPS)
+        region = request_region()
+        self._application(application, region)
+        found, missing = [], []
+        for name in names:
+            try:
+                found.append(self._group(application, name, region))
+            except AwsError as error:
+                if error.code != "DeploymentGroupDoesNotExistException":
+                    raise
+                missing.append(name)
+        answer = {"deploymentGroupsInfo": found}
+        if missing:
+            answer["errorMessage"] = (
+                f"Deployment groups not found in application {application}: " + ", ".join(missing)
+            )
+        return answer
+
+    # --- application revisions -----------------------------------------------------------------------
+
+    def register_application_revision(self, params):
+        application = _application_name(params.get("applicationName"))
+        region = request_region()
+        revision = _s3_revision(params.get("revision"))
+        self._application(application, region)
+        self.revisions.register(region, application, revision, params.get("description"))
+        return {}
+
+    def get_application_revision(self, params):
+        application = _application_name(params.get("applicationName"))
+        revision = _s3_revision(params.get("revision"))
+        region = request_region()
+        self._application(application, region)
+        found = self._revision_infos(region, application).get(revision_key(revision))
+        if found is None:
+            raise AwsError(
+                "RevisionDoesNotExistException",
+                f"No revision {revision['s3Location']} is registered with application {application}.",
+            )
+        return {
+            "applicationName": application,
+            "revision": found["revisionLocation"],
+            "revisionInfo": found["genericRevisionInfo"],
+        }
+
+    def batch_get_application_revisions(self, params):
+        application = _application_name(params.get("applicationName"))
+        wanted = params.get("revisions")
+        if not wanted:
+            raise AwsError("RevisionRequiredException", "revisions needs at least one revision.")
+        if len(wanted) > MAX_BATCH_REVISIONS:
+            raise _batch_limit(MAX_BATCH_REVISIONS)
+        locations = [_s3_revision(revision) for revision in wanted]
+        region = request_region()
+        self._application(application, region)
+        infos = self._revision_infos(region, application)
+        answer = {
+            "applicationName": application,
+            "revisions": [infos[revision_key(r)] for r in locations if revision_key(r) in infos],
+        }
+        missing = [r["s3Location"] for r in locations if revision_key(r) not in infos]
+        if missing:
+            answer["errorMessage"] = f"Revisions not registered with application {application}: " + ", ".join(
+                f"s3://{m['bucket']}/{m['key']}" for m in missing
+            )
+        return answer
+
+    def list_application_revisions(self, params):
+        application = _application_name(params.get("applicationName"))
+        sort_by = params.get("sortBy") or "registerTime"
+        if sort_by not in REVISION_SORT_KEYS:
+            raise AwsError(
+                "InvalidSortByException", f"sortBy must be one of {', '.join(REVISION_SORT_KEYS)}."
+            )
+        order = params.get("sortOrder") or "ascending"
+        if order not in SORT_ORDERS:
+            raise AwsError("InvalidSortOrderException", f"sortOrder must be one of {', '.join(SORT_ORDERS)}.")
+        deployed = params.get("deployed") or "ignore"
+        if deployed not in DEPLOYED_FILTERS:
+            raise AwsError(
+                "InvalidDeployedStateFilterException",
+                f"deployed must be one of {', '.join(DEPLOYED_FILTERS)}.",
+            )
+        bucket, prefix = params.get("s3Bucket"), params.get("s3KeyPrefix")
+        if prefix and not bucket:
+            raise AwsError("BucketNameFilterRequiredException", "s3KeyPrefix needs s3Bucket too.")
+        region = request_region()
+        self._application(application, region)
+
+        def wanted(revision: dict) -> bool:
+            location = revision["revisionLocation"]["s3Location"]
+            is_target = bool(revision["genericRevisionInfo"]["deploymentGroups"])
+            return (
+                (not bucket or location["bucket"] == bucket)
+                and location["key"].startswith(prefix or "")
+                and deployed in ("ignore", "include" if is_target else "exclude")
+            )
+
+        infos = self._revision_infos(region, application)
+        keys = sorted(
+            (key for key, revision in infos.items() if wanted(revision)),
+            key=lambda key: (infos[key]["genericRevisionInfo"].get(sort_by) or 0, key),
+            reverse=order == "descending",
+        )
+        answer = self._page("revisions", keys, params)
+        answer["revisions"] = [infos[key]["revisionLocation"] for key in answer["revisions"]]
+        return answer
+
+    def _revision_infos(self, region: str, application: str) -> dict[str, dict]:
+        """The application's RevisionInfos by revision_key; deploymentGroups are the groups whose latest
+        deployment deploys the revision (their target revision)."""
+        revisions = self.revisions.all(region, application)
+        with self._cond:
+            latest: dict[str, dict] = {}
+            for record in self._records.values():
+                info = record["info"]
+                if (record["region"], info["applicationName"]) != (region, application):
+                    continue
+                group = info["deploymentGroupName"]
+                if group not in latest or info["createTime"] > latest[group]["createTime"]:
+                    latest[group] = info
+        for key, revision in revisions.items():
+            revision["genericRevisionInfo"]["deploymentGroups"] = sorted(
+                group for group, info in latest.items() if revision_key(info["revision"]) == key
+            )
+        return revisions
 
     # --- deployment configurations -------------------------------------------------------------------
 
@@ -446,12 +646,70 @@ class CodeDeployService(JsonService):
                 info["previousRevision"] = max(succeeded, key=lambda i: i["createTime"])["revision"]
             deployment_id = info["deploymentId"] = _new_deployment_id(self._records)
             self._records[deployment_id] = record
+            self.revisions.use(record["region"], info["applicationName"], info["revision"])
             if record["targets"]:
                 self._jobs.start(record)
             else:
                 info.update(status="Failed", completeTime=now(), errorInformation=dict(NO_INSTANCES))
             self._files.save_deployment(record)
         return deployment_id
+
+    def _roll_back(self, record: dict) -> None:
+        """A deployment has just failed (call holding the lock): if its automatic rollback configuration
+        covers DEPLOYMENT_FAILURE, deploy the group's last good revision to its instances again."""
+        info = record["info"]
+        rollback = info["autoRollbackConfiguration"]
+        if (
+            not rollback.get("enabled")
+            or "DEPLOYMENT_FAILURE" not in (rollback.get("events") or [])
+            or info["creator"] == ROLLBACK_CREATOR
+        ):
+            return
+        failed_id = info["deploymentId"]
+        if "previousRevision" not in info:
+            info["rollbackInfo"] = {"rollbackMessage": NO_LAST_GOOD_REVISION}
+            return
+        rollback_info = {key: copy.deepcopy(info[key]) for key in _ROLLBACK_KEEPS if key in info}
+        rollback_info.update(
+            revision=copy.deepcopy(info["previousRevision"]),
+            status="Created",
+            createTime=now(),
+            creator=ROLLBACK_CREATOR,
+            deploymentStatusMessages=[],
+            rollbackInfo={
+                "rollbackTriggeringDeploymentId": failed_id,
+                "rollbackMessage": f"Automatic rollback of deployment {failed_id}, which failed.",
+            },
+        )
+        group = {
+            "deploymentGroupId": record["deploymentGroupId"],
+            "loadBalancerInfo": info.get("loadBalancerInfo"),
+        }
+        targets = [{"targetId": t["targetId"], "targetArn": t["targetArn"]} for t in record["targets"]]
+        rollback_id = self._add(new_record(rollback_info, group, targets, record["region"]))
+        info["rollbackInfo"] = {
+            "rollbackDeploymentId": rollback_id,
+            "rollbackMessage": f"Deployment {failed_id} failed; deployment {rollback_id} rolls it back to "
+            "the last known good revision.",
+        }
+
+    def _rename_records(self, region: str, match: dict, changes: dict) -> None:
+        """Rename the application or group in the deployments that name it."""
+        with self._cond:
+            for record in self._records.values():
+                info = record["info"]
+                if record["region"] == region and all(info[key] == value for key, value in match.items()):
+                    info.update(changes)
+                    self._files.save_deployment(record)
+
+    def _application(self, application: str, region: str) -> dict:
+        """The application as moto keeps it (ApplicationDoesNotExistException if it does not)."""
+        try:
+            return self.ctx.client("codedeploy", region).get_application(applicationName=application)[
+                "application"
+            ]
+        except ClientError as exc:
+            raise _aws_error(exc) from None
 
     def _group(self, application: str, group: str, region: str) -> dict:
         """The deployment group as moto keeps it (ApplicationDoesNotExist and the like if it does not)."""
@@ -516,6 +774,23 @@ def _s3_revision(revision) -> dict:
             f"The local lab endpoint deploys zip bundles; bundleType {bundle_type} is not supported locally.",
         )
     return {"revisionType": "S3", "s3Location": location}
+
+
+def _application_name(name) -> str:
+    if not name:
+        raise AwsError("ApplicationNameRequiredException", "applicationName is required.")
+    return name
+
+
+def _check_rollback_configuration(configuration) -> None:
+    if configuration is None:
+        return
+    for event in configuration.get("events") or []:
+        if event not in ROLLBACK_EVENTS:
+            raise AwsError(
+                "InvalidAutoRollbackConfigException",
+                f"autoRollbackConfiguration.events: {event} is not one of {', '.join(ROLLBACK_EVENTS)}.",
+            )
 
 
 def _tags(params: dict) -> list[dict]:
