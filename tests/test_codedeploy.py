@@ -735,6 +735,7 @@ def test_revisions_are_registered_used_listed_and_read(lab):
     used = lab.cd.get_application_revision(applicationName=lab.application, revision=deployed)["revisionInfo"]
     assert used["deploymentGroups"] == [group]
     assert used["registerTime"] <= used["firstUsedTime"] <= used["lastUsedTime"]
+    assert used["description"].startswith("Application revision registered by Deployment ID: d-")
 
     def listed(**filters) -> list[dict]:
         return lab.cd.list_application_revisions(applicationName=lab.application, **filters)["revisions"]
@@ -849,6 +850,8 @@ def test_groups_are_updated_and_batch_read_and_applications_renamed(lab, endpoin
     assert sorted(infos) == sorted([group, other]) and "absent" in batch["errorMessage"]
     assert infos[group]["autoRollbackConfiguration"] == rollback
     assert infos[group]["deploymentConfigName"] == "CodeDeployDefault.AllAtOnce"
+    found = lab.cd.batch_get_deployment_groups(applicationName=lab.application, deploymentGroupNames=[other])
+    assert found["errorMessage"] == ""
 
     revision = lab.revision(page_files("before the renames"))
     assert lab.wait(lab.deploy(group, revision))["status"] == "Succeeded"
@@ -1006,3 +1009,21 @@ def test_revisions_and_rollbacks_survive_a_restart(fresh_endpoint, unique, tmp_p
     assert good in revisions and len(revisions) == 2
     info = lab.cd.get_application_revision(applicationName=lab.application, revision=good)["revisionInfo"]
     assert info["deploymentGroups"] == [group]
+
+
+def test_list_application_revisions_pages(lab):
+    revisions = []
+    for number in range(101):
+        location = {"bucket": lab.bucket, "key": f"r/{number:03}.zip", "bundleType": "zip"}
+        revisions.append({"revisionType": "S3", "s3Location": location})
+        lab.cd.register_application_revision(applicationName=lab.application, revision=revisions[-1])
+    pages = lab.cd.get_paginator("list_application_revisions").paginate(
+        applicationName=lab.application, sortBy="registerTime", sortOrder="descending"
+    )
+    sizes, listed = [], []
+    for page in pages:
+        sizes.append(len(page["revisions"]))
+        listed += page["revisions"]
+    assert sizes == [100, 1] and listed == revisions[::-1]
+    bad = {"applicationName": lab.application, "nextToken": "not-a-token"}
+    assert error_of(lab.cd.list_application_revisions, **bad)[0] == "InvalidNextTokenException"

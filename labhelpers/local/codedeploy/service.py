@@ -381,12 +381,8 @@ class CodeDeployService(JsonService):
                 if error.code != "DeploymentGroupDoesNotExistException":
                     raise
                 missing.append(name)
-        answer = {"deploymentGroupsInfo": found}
-        if missing:
-            answer["errorMessage"] = (
-                f"Deployment groups not found in application {application}: " + ", ".join(missing)
-            )
-        return answer
+        errors = f"Deployment groups not found in application {application}: {', '.join(missing)}"
+        return {"deploymentGroupsInfo": found, "errorMessage": errors if missing else ""}
 
     # --- application revisions -----------------------------------------------------------------------
 
@@ -426,16 +422,15 @@ class CodeDeployService(JsonService):
         region = request_region()
         self._application(application, region)
         infos = self._revision_infos(region, application)
-        answer = {
+        missing = [r["s3Location"] for r in locations if revision_key(r) not in infos]
+        errors = f"Revisions not registered with application {application}: " + ", ".join(
+            f"s3://{m['bucket']}/{m['key']}" for m in missing
+        )
+        return {
             "applicationName": application,
             "revisions": [infos[revision_key(r)] for r in locations if revision_key(r) in infos],
+            "errorMessage": errors if missing else "",
         }
-        missing = [r["s3Location"] for r in locations if revision_key(r) not in infos]
-        if missing:
-            answer["errorMessage"] = f"Revisions not registered with application {application}: " + ", ".join(
-                f"s3://{m['bucket']}/{m['key']}" for m in missing
-            )
-        return answer
 
     def list_application_revisions(self, params):
         application = _application_name(params.get("applicationName"))
@@ -645,8 +640,8 @@ class CodeDeployService(JsonService):
             if succeeded:
                 info["previousRevision"] = max(succeeded, key=lambda i: i["createTime"])["revision"]
             deployment_id = info["deploymentId"] = _new_deployment_id(self._records)
+            self.revisions.use(record["region"], info["applicationName"], info["revision"], deployment_id)
             self._records[deployment_id] = record
-            self.revisions.use(record["region"], info["applicationName"], info["revision"])
             if record["targets"]:
                 self._jobs.start(record)
             else:

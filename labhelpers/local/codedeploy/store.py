@@ -166,10 +166,12 @@ class ApplicationRevisions:
                 revision["genericRevisionInfo"]["description"] = description
             _write_json(self.path, self._regions)
 
-    def use(self, region: str, application: str, location: dict) -> None:
-        """A deployment uses the revision (registering it if need be)."""
+    def use(self, region: str, application: str, location: dict, deployment_id: str) -> None:
+        """A deployment uses the revision (registering it, as AWS does, if need be)."""
         with self._lock:
             times = self._revision(region, application, location)["genericRevisionInfo"]
+            if "firstUsedTime" not in times and "description" not in times:
+                times["description"] = f"Application revision registered by Deployment ID: {deployment_id}"
             times.setdefault("firstUsedTime", now())
             times["lastUsedTime"] = now()
             _write_json(self.path, self._regions)
