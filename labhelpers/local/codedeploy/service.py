@@ -1,13 +1,13 @@
 """CodeDeploy on the local endpoint: in-place deployments (Server compute platform) of S3 zip revisions.
 
-Applications and deployment groups stay in moto (renamed and updated through motoapi). This service
-answers the deployment, deployment-target, deployment-config, application-revision and on-premises-instance
-operations. A deployment's targets are the running moto EC2
-instances whose tags match the group (plus registered on-premises instances; targets); each is a
-local instance under `<state>/instances/<id>`. Deployments run in threads of their own (job); their
-records are saved on every change (store), and a deployment the endpoint was
-running when it stopped is ended Failed at the next start. A deployment that fails while its automatic
-rollback configuration covers DEPLOYMENT_FAILURE starts a new deployment of the group's last good revision.
+Applications and deployment groups stay in moto (renamed and updated through motoapi). This service answers
+the deployment, deployment-target, deployment-config, application-revision and on-premises-instance
+operations. A deployment's targets are the running moto EC2 instances whose tags match the group (plus
+registered on-premises instances; targets); each is a local instance under `<state>/instances/<id>`.
+Deployments run in threads of their own (job); their records are saved on every change (store), and a
+deployment the endpoint was running when it stopped is ended Failed at the next start. A deployment that
+fails while its automatic rollback configuration covers DEPLOYMENT_FAILURE starts a new deployment of the
+group's last good revision.
 
 The pipeline engine calls `start_deployment()`, `wait()`, `instance_ids()` and `page_url()` in-process.
 """
