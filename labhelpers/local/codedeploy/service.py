@@ -1,13 +1,14 @@
 """CodeDeploy on the local endpoint: in-place deployments (Server compute platform) of S3 zip revisions.
 
-Applications and deployment groups stay in moto (renamed and updated through motoapi). This service answers
-the deployment, deployment-target, deployment-config, application-revision and on-premises-instance
-operations. A deployment's targets are the running moto EC2 instances whose tags match the group (plus
-registered on-premises instances; targets); each is a local instance under `<state>/instances/<id>`.
-Deployments run in threads of their own (job); their records are saved on every change (store), and a
-deployment the endpoint was running when it stopped is ended Failed at the next start. A deployment that
-fails while its automatic rollback configuration covers DEPLOYMENT_FAILURE starts a new deployment of the
-group's last good revision.
+CodeDeployService answers the deployment, deployment-target, deployment-config and on-premises-instance
+operations itself, and mixes in the rest: the application and deployment-group operations moto lacks
+(applications; moto keeps those) and the application-revision operations (revisions). A deployment's
+targets are the running moto EC2 instances whose tags match the group (plus registered on-premises
+instances; targets); each is a local instance under `<state>/instances/<id>`. Deployments run in threads
+of their own (job); their records are saved on every change (store), and a deployment the endpoint was
+running when it stopped is ended Failed at the next start. A deployment that fails while its automatic
+rollback configuration covers DEPLOYMENT_FAILURE starts a new deployment of the group's last good revision
+(rollback).
 
 The pipeline engine calls `start_deployment()`, `wait()`, `instance_ids()` and `page_url()` in-process.
 """
@@ -20,13 +21,12 @@ import string
 import threading
 import uuid
 
-from botocore.exceptions import ClientError
-
-from .. import motoapi
 from ..awsjson import AwsError, now
 from ..context import EndpointContext
 from ..dispatch import JsonService, request_region
+from .applications import ApplicationOperations
 from .job import DEPLOYMENT_CONFIGS, DeployJobs, end_interrupted, kill_leftover_hooks
+from .params import batch_limit, no_config, s3_revision
 from .records import (
     deployment_info,
     deployment_target,
@@ -35,6 +35,8 @@ from .records import (
     new_record,
     target_ids,
 )
+from .revisions import RevisionOperations
+from .rollback import NO_LAST_GOOD_REVISION, note_rollback, rollback_deployment
 from .store import (
     ApplicationRevisions,
     DeploymentFiles,
@@ -42,10 +44,11 @@ from .store import (
     OnPremisesInstances,
     codedeploy_folder,
     instances_folder,
-    revision_key,
     valid_instance_name,
 )
 from .targets import find_targets, tag_dict, tags_match
+
+__all__ = ["NO_LAST_GOOD_REVISION", "CodeDeployService"]
 
 DEFAULT_CONFIG = "CodeDeployDefault.OneAtATime"
 ACTIVE = ("Created", "Queued", "InProgress")
@@ -55,31 +58,6 @@ FILE_EXISTS_BEHAVIORS = ("DISALLOW", "OVERWRITE", "RETAIN")
 MAX_BATCH_DEPLOYMENTS = 25
 MAX_BATCH_TARGETS = 25
 MAX_BATCH_INSTANCES = 100
-MAX_BATCH_REVISIONS = 25
-MAX_BATCH_GROUPS = 100
-REVISION_SORT_KEYS = ("registerTime", "firstUsedTime", "lastUsedTime")
-SORT_ORDERS = ("ascending", "descending")
-DEPLOYED_FILTERS = ("include", "exclude", "ignore")
-ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST")
-ROLLBACK_CREATOR = "codeDeployRollback"
-NO_LAST_GOOD_REVISION = (
-    "Automatic rollback was not performed because no previous deployment to this deployment group "
-    "succeeded: there is no last known good revision to roll back to."
-)
-# What a rollback deployment takes over from the deployment it rolls back.
-_ROLLBACK_KEEPS = (
-    "applicationName",
-    "deploymentGroupName",
-    "deploymentConfigName",
-    "ignoreApplicationStopFailures",
-    "autoRollbackConfiguration",
-    "updateOutdatedInstancesOnly",
-    "deploymentStyle",
-    "instanceTerminationWaitTimeStarted",
-    "fileExistsBehavior",
-    "computePlatform",
-    "loadBalancerInfo",
-)
 NO_INSTANCES = {
     "code": "NO_INSTANCES",
     "message": "The deployment failed because no instances were found for your deployment group. Check your "
@@ -91,7 +69,7 @@ _ID_CHARACTERS = string.ascii_uppercase + string.digits
 _IN_PROCESS = frozenset({"StartDeployment", "Wait", "InstanceIds", "PageUrl"})
 
 
-class CodeDeployService(JsonService):
+class CodeDeployService(ApplicationOperations, RevisionOperations, JsonService):
     target_prefix = "CodeDeploy_20141006"
     signing_name = "codedeploy"
     moto_fallback = True  # applications and deployment groups
@@ -181,7 +159,7 @@ class CodeDeployService(JsonService):
         if not ids:
             raise AwsError("DeploymentIdRequiredException", "At least one deployment ID is required.")
         if len(ids) > MAX_BATCH_DEPLOYMENTS:
-            raise _batch_limit(MAX_BATCH_DEPLOYMENTS)
+            raise batch_limit(MAX_BATCH_DEPLOYMENTS)
         region = request_region()
         with self._cond:
             found = [self._records.get(i) for i in ids]
@@ -278,7 +256,7 @@ class CodeDeployService(JsonService):
         if not ids:
             raise AwsError("InstanceIdRequiredException", "At least one instance ID is required.")
         if len(ids) > MAX_BATCH_INSTANCES:
-            raise _batch_limit(MAX_BATCH_INSTANCES)
+            raise batch_limit(MAX_BATCH_INSTANCES)
         targets = {t["targetId"]: t for t in record["targets"]}
         missing = [i for i in ids if i not in targets]
         result = {"instancesSummary": [instance_summary(record, targets[i]) for i in ids if i in targets]}
@@ -301,197 +279,6 @@ class CodeDeployService(JsonService):
             )
         return {"instanceSummary": instance_summary(record, target)}
 
-    # --- deleting what moto keeps (moto lacks these operations) ---------------------------------------
-
-    def delete_application(self, params):
-        name = params.get("applicationName")
-        if not name:
-            raise AwsError(
-                "ApplicationNameRequiredException",
-                "The minimum number of required application names was not specified.",
-            )
-        motoapi.delete_codedeploy_application(self.ctx.account, request_region(), name)
-        self.revisions.forget(request_region(), name)
-        self._on_write("codedeploy")
-        return {}
-
-    def delete_deployment_group(self, params):
-        application, group = params.get("applicationName"), params.get("deploymentGroupName")
-        if not application or not group:
-            raise AwsError(
-                "DeploymentGroupNameRequiredException", "The deployment group name was not specified."
-            )
-        if not motoapi.delete_codedeploy_group(self.ctx.account, request_region(), application, group):
-            raise AwsError(
-                "ApplicationDoesNotExistException", f"No application found for name: {application}"
-            )
-        self._on_write("codedeploy")
-        return {"hooksNotCleanedUp": []}
-
-    # --- changing what moto keeps (moto lacks these operations) ---------------------------------------
-
-    def update_application(self, params):
-        name = _application_name(params.get("applicationName"))
-        new_name = params.get("newApplicationName") or name
-        region = request_region()
-        motoapi.rename_codedeploy_application(self.ctx.account, region, name, new_name)
-        if new_name != name:
-            self.revisions.rename(region, name, new_name)
-            self._rename_records(region, {"applicationName": name}, {"applicationName": new_name})
-        self._on_write("codedeploy")
-        return {}
-
-    def update_deployment_group(self, params):
-        application = _application_name(params.get("applicationName"))
-        group = params.get("currentDeploymentGroupName")
-        if not group:
-            raise AwsError("DeploymentGroupNameRequiredException", "currentDeploymentGroupName is required.")
-        config = params.get("deploymentConfigName")
-        if config is not None and config not in DEPLOYMENT_CONFIGS:
-            raise _no_config(config)
-        _check_rollback_configuration(params.get("autoRollbackConfiguration"))
-        region = request_region()
-        motoapi.update_codedeploy_group(self.ctx.account, region, application, group, params)
-        new_name = params.get("newDeploymentGroupName") or group
-        if new_name != group:
-            self._rename_records(
-                region,
-                {"applicationName": application, "deploymentGroupName": group},
-                {"deploymentGroupName": new_name},
-            )
-        self._on_write("codedeploy")
-        return {"hooksNotCleanedUp": []}
-
-    def batch_get_deployment_groups(self, params):
-        application = _application_name(params.get("applicationName"))
-        names = params.get("deploymentGroupNames")
-        if not names:
-            raise AwsError(
-                "DeploymentGroupNameRequiredException", "deploymentGroupNames needs at least one name."
-            )
-        if len(names) > MAX_BATCH_GROUPS:
-            raise _batch_limit(MAX_BATCH_GROUPS)
-        region = request_region()
-        self._application(application, region)
-        found, missing = [], []
-        for name in names:
-            try:
-                found.append(self._group(application, name, region))
-            except AwsError as error:
-                if error.code != "DeploymentGroupDoesNotExistException":
-                    raise
-                missing.append(name)
-        errors = f"Deployment groups not found in application {application}: {', '.join(missing)}"
-        return {"deploymentGroupsInfo": found, "errorMessage": errors if missing else ""}
-
-    # --- application revisions -----------------------------------------------------------------------
-
-    def register_application_revision(self, params):
-        application = _application_name(params.get("applicationName"))
-        region = request_region()
-        revision = _s3_revision(params.get("revision"))
-        self._application(application, region)
-        self.revisions.register(region, application, revision, params.get("description"))
-        return {}
-
-    def get_application_revision(self, params):
-        application = _application_name(params.get("applicationName"))
-        revision = _s3_revision(params.get("revision"))
-        region = request_region()
-        self._application(application, region)
-        found = self._revision_infos(region, application).get(revision_key(revision))
-        if found is None:
-            raise AwsError(
-                "RevisionDoesNotExistException",
-                f"No revision {revision['s3Location']} is registered with application {application}.",
-            )
-        return {
-            "applicationName": application,
-            "revision": found["revisionLocation"],
-            "revisionInfo": found["genericRevisionInfo"],
-        }
-
-    def batch_get_application_revisions(self, params):
-        application = _application_name(params.get("applicationName"))
-        wanted = params.get("revisions")
-        if not wanted:
-            raise AwsError("RevisionRequiredException", "revisions needs at least one revision.")
-        if len(wanted) > MAX_BATCH_REVISIONS:
-            raise _batch_limit(MAX_BATCH_REVISIONS)
-        locations = [_s3_revision(revision) for revision in wanted]
-        region = request_region()
-        self._application(application, region)
-        infos = self._revision_infos(region, application)
-        missing = [r["s3Location"] for r in locations if revision_key(r) not in infos]
-        errors = f"Revisions not registered with application {application}: " + ", ".join(
-            f"s3://{m['bucket']}/{m['key']}" for m in missing
-        )
-        return {
-            "applicationName": application,
-            "revisions": [infos[revision_key(r)] for r in locations if revision_key(r) in infos],
-            "errorMessage": errors if missing else "",
-        }
-
-    def list_application_revisions(self, params):
-        application = _application_name(params.get("applicationName"))
-        sort_by = params.get("sortBy") or "registerTime"
-        if sort_by not in REVISION_SORT_KEYS:
-            raise AwsError(
-                "InvalidSortByException", f"sortBy must be one of {', '.join(REVISION_SORT_KEYS)}."
-            )
-        order = params.get("sortOrder") or "ascending"
-        if order not in SORT_ORDERS:
-            raise AwsError("InvalidSortOrderException", f"sortOrder must be one of {', '.join(SORT_ORDERS)}.")
-        deployed = params.get("deployed") or "ignore"
-        if deployed not in DEPLOYED_FILTERS:
-            raise AwsError(
-                "InvalidDeployedStateFilterException",
-                f"deployed must be one of {', '.join(DEPLOYED_FILTERS)}.",
-            )
-        bucket, prefix = params.get("s3Bucket"), params.get("s3KeyPrefix")
-        if prefix and not bucket:
-            raise AwsError("BucketNameFilterRequiredException", "s3KeyPrefix needs s3Bucket too.")
-        region = request_region()
-        self._application(application, region)
-
-        def wanted(revision: dict) -> bool:
-            location = revision["revisionLocation"]["s3Location"]
-            is_target = bool(revision["genericRevisionInfo"]["deploymentGroups"])
-            return (
-                (not bucket or location["bucket"] == bucket)
-                and location["key"].startswith(prefix or "")
-                and deployed in ("ignore", "include" if is_target else "exclude")
-            )
-
-        infos = self._revision_infos(region, application)
-        keys = sorted(
-            (key for key, revision in infos.items() if wanted(revision)),
-            key=lambda key: (infos[key]["genericRevisionInfo"].get(sort_by) or 0, key),
-            reverse=order == "descending",
-        )
-        answer = self._page("revisions", keys, params)
-        answer["revisions"] = [infos[key]["revisionLocation"] for key in answer["revisions"]]
-        return answer
-
-    def _revision_infos(self, region: str, application: str) -> dict[str, dict]:
-        """The application's RevisionInfos by revision_key; deploymentGroups are the groups whose latest
-        deployment deploys the revision (their target revision)."""
-        revisions = self.revisions.all(region, application)
-        with self._cond:
-            latest: dict[str, dict] = {}
-            for record in self._records.values():
-                info = record["info"]
-                if (record["region"], info["applicationName"]) != (region, application):
-                    continue
-                group = info["deploymentGroupName"]
-                if group not in latest or info["createTime"] > latest[group]["createTime"]:
-                    latest[group] = info
-        for key, revision in revisions.items():
-            revision["genericRevisionInfo"]["deploymentGroups"] = sorted(
-                group for group, info in latest.items() if revision_key(info["revision"]) == key
-            )
-        return revisions
-
     # --- deployment configurations -------------------------------------------------------------------
 
     def get_deployment_config(self, params):
@@ -501,7 +288,7 @@ class CodeDeployService(JsonService):
                 "DeploymentConfigNameRequiredException", "The deployment configuration name is required."
             )
         if name not in DEPLOYMENT_CONFIGS:
-            raise _no_config(name)
+            raise no_config(name)
         return {
             "deploymentConfigInfo": {
                 "deploymentConfigId": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
@@ -568,7 +355,7 @@ class CodeDeployService(JsonService):
         group_name = params.get("deploymentGroupName")
         if not group_name:
             raise AwsError("DeploymentGroupNameRequiredException", "The deployment group name is required.")
-        revision = _s3_revision(params.get("revision"))
+        revision = s3_revision(params.get("revision"))
         file_exists = params.get("fileExistsBehavior") or "DISALLOW"
         if file_exists not in FILE_EXISTS_BEHAVIORS:
             raise AwsError(
@@ -591,7 +378,7 @@ class CodeDeployService(JsonService):
             )
         config = params.get("deploymentConfigName") or group.get("deploymentConfigName") or DEFAULT_CONFIG
         if config not in DEPLOYMENT_CONFIGS:
-            raise _no_config(config)
+            raise no_config(config)
         info = {
             "applicationName": application,
             "deploymentGroupName": group_name,
@@ -650,71 +437,10 @@ class CodeDeployService(JsonService):
         return deployment_id
 
     def _roll_back(self, record: dict) -> None:
-        """A deployment has just failed (call holding the lock): if its automatic rollback configuration
-        covers DEPLOYMENT_FAILURE, deploy the group's last good revision to its instances again."""
-        info = record["info"]
-        rollback = info["autoRollbackConfiguration"]
-        if (
-            not rollback.get("enabled")
-            or "DEPLOYMENT_FAILURE" not in (rollback.get("events") or [])
-            or info["creator"] == ROLLBACK_CREATOR
-        ):
-            return
-        failed_id = info["deploymentId"]
-        if "previousRevision" not in info:
-            info["rollbackInfo"] = {"rollbackMessage": NO_LAST_GOOD_REVISION}
-            return
-        rollback_info = {key: copy.deepcopy(info[key]) for key in _ROLLBACK_KEEPS if key in info}
-        rollback_info.update(
-            revision=copy.deepcopy(info["previousRevision"]),
-            status="Created",
-            createTime=now(),
-            creator=ROLLBACK_CREATOR,
-            deploymentStatusMessages=[],
-            rollbackInfo={
-                "rollbackTriggeringDeploymentId": failed_id,
-                "rollbackMessage": f"Automatic rollback of deployment {failed_id}, which failed.",
-            },
-        )
-        group = {
-            "deploymentGroupId": record["deploymentGroupId"],
-            "loadBalancerInfo": info.get("loadBalancerInfo"),
-        }
-        targets = [{"targetId": t["targetId"], "targetArn": t["targetArn"]} for t in record["targets"]]
-        rollback_id = self._add(new_record(rollback_info, group, targets, record["region"]))
-        info["rollbackInfo"] = {
-            "rollbackDeploymentId": rollback_id,
-            "rollbackMessage": f"Deployment {failed_id} failed; deployment {rollback_id} rolls it back to "
-            "the last known good revision.",
-        }
-
-    def _rename_records(self, region: str, match: dict, changes: dict) -> None:
-        """Rename the application or group in the deployments that name it."""
-        with self._cond:
-            for record in self._records.values():
-                info = record["info"]
-                if record["region"] == region and all(info[key] == value for key, value in match.items()):
-                    info.update(changes)
-                    self._files.save_deployment(record)
-
-    def _application(self, application: str, region: str) -> dict:
-        """The application as moto keeps it (ApplicationDoesNotExistException if it does not)."""
-        try:
-            return self.ctx.client("codedeploy", region).get_application(applicationName=application)[
-                "application"
-            ]
-        except ClientError as exc:
-            raise _aws_error(exc) from None
-
-    def _group(self, application: str, group: str, region: str) -> dict:
-        """The deployment group as moto keeps it (ApplicationDoesNotExist and the like if it does not)."""
-        try:
-            answer = self.ctx.client("codedeploy", region).get_deployment_group(
-                applicationName=application, deploymentGroupName=group
-            )
-        except ClientError as exc:
-            raise _aws_error(exc) from None
-        return answer["deploymentGroupInfo"]
+        """A deployment has just failed (call holding the lock): start its automatic rollback, if any."""
+        rollback = rollback_deployment(record)
+        if rollback is not None:
+            note_rollback(record["info"], self._add(rollback))
 
     # --- finding deployments, paging answers ---------------------------------------------------------
 
@@ -740,52 +466,6 @@ class CodeDeployService(JsonService):
 
 
 # --- requests -----------------------------------------------------------------------------------------
-
-
-def _s3_revision(revision) -> dict:
-    if not revision:
-        raise AwsError("RevisionRequiredException", "The revision to deploy is required.")
-    kind = revision.get("revisionType")
-    if kind == "GitHub":
-        raise AwsError(
-            "InvalidRevisionException",
-            "The local lab endpoint cannot fetch revisions from GitHub. Upload the revision as a zip to S3 "
-            "and deploy it with revisionType S3 (a pipeline's CodeDeploy action does this for you).",
-        )
-    if kind != "S3":
-        raise AwsError(
-            "InvalidRevisionException",
-            f"EC2/on-premises deployments take an S3 (or GitHub) revision, not revisionType {kind}.",
-        )
-    location = dict(revision.get("s3Location") or {})
-    if not location.get("bucket") or not location.get("key"):
-        raise AwsError(
-            "InvalidRevisionException", "An S3 revision needs s3Location.bucket and s3Location.key."
-        )
-    bundle_type = location.setdefault("bundleType", "zip")
-    if bundle_type != "zip":
-        raise AwsError(
-            "InvalidRevisionException",
-            f"The local lab endpoint deploys zip bundles; bundleType {bundle_type} is not supported locally.",
-        )
-    return {"revisionType": "S3", "s3Location": location}
-
-
-def _application_name(name) -> str:
-    if not name:
-        raise AwsError("ApplicationNameRequiredException", "applicationName is required.")
-    return name
-
-
-def _check_rollback_configuration(configuration) -> None:
-    if configuration is None:
-        return
-    for event in configuration.get("events") or []:
-        if event not in ROLLBACK_EVENTS:
-            raise AwsError(
-                "InvalidAutoRollbackConfigException",
-                f"autoRollbackConfiguration.events: {event} is not one of {', '.join(ROLLBACK_EVENTS)}.",
-            )
 
 
 def _tags(params: dict) -> list[dict]:
@@ -835,30 +515,8 @@ def _new_deployment_id(taken) -> str:
             return deployment_id
 
 
-def _aws_error(exc: ClientError) -> AwsError:
-    error = exc.response.get("Error", {})
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
-    return AwsError(error.get("Code", "InternalFailure"), error.get("Message", str(exc)), status)
-
-
 def _no_deployment(deployment_id: str) -> AwsError:
     return AwsError(
         "DeploymentDoesNotExistException",
         f"The deployment {deployment_id} does not exist with the user or AWS account.",
-    )
-
-
-def _no_config(name: str) -> AwsError:
-    return AwsError(
-        "DeploymentConfigDoesNotExistException",
-        f"No deployment configuration found for name: {name}. The local lab endpoint has "
-        + ", ".join(DEPLOYMENT_CONFIGS)
-        + ".",
-    )
-
-
-def _batch_limit(limit: int) -> AwsError:
-    return AwsError(
-        "BatchLimitExceededException",
-        f"The maximum number of IDs allowed for this request ({limit}) was exceeded.",
     )
