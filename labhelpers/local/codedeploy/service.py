@@ -36,7 +36,7 @@ from .records import (
     target_ids,
 )
 from .revisions import RevisionOperations
-from .rollback import NO_LAST_GOOD_REVISION, note_rollback, rollback_deployment
+from .rollback import note_rollback, rollback_deployment
 from .store import (
     ApplicationRevisions,
     DeploymentFiles,
@@ -48,7 +48,6 @@ from .store import (
 )
 from .targets import find_targets, tag_dict, tags_match
 
-__all__ = ["NO_LAST_GOOD_REVISION", "CodeDeployService"]
 
 DEFAULT_CONFIG = "CodeDeployDefault.OneAtATime"
 ACTIVE = ("Created", "Queued", "InProgress")
