@@ -21,8 +21,8 @@ import labhelpers
 from labhelpers.local import config, process
 from labhelpers.local.archives import zip_dir
 from labhelpers.local.codedeploy.instance import namespace_problem
-from labhelpers.local.codedeploy.runner import IN_PLACE_EVENTS
 from labhelpers.local.codedeploy.rollback import NO_LAST_GOOD_REVISION
+from labhelpers.local.codedeploy.runner import IN_PLACE_EVENTS
 from labhelpers.local.codedeploy.service import CodeDeployService
 from labhelpers.roles import trust_policy
 

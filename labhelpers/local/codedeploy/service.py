@@ -48,7 +48,6 @@ from .store import (
 )
 from .targets import find_targets, tag_dict, tags_match
 
-
 DEFAULT_CONFIG = "CodeDeployDefault.OneAtATime"
 ACTIVE = ("Created", "Queued", "InProgress")
 ENDED = ("Succeeded", "Failed", "Stopped")
