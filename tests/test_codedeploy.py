@@ -21,6 +21,7 @@ import labhelpers
 from labhelpers.local import config, process
 from labhelpers.local.archives import zip_dir
 from labhelpers.local.codedeploy.instance import namespace_problem
+from labhelpers.local.codedeploy.rollback import NO_LAST_GOOD_REVISION
 from labhelpers.local.codedeploy.runner import IN_PLACE_EVENTS
 from labhelpers.local.codedeploy.service import CodeDeployService
 from labhelpers.roles import trust_policy
@@ -703,3 +704,327 @@ def test_delete_group_and_application_are_idempotent_and_survive_a_restart(fresh
     process.stop(fresh_endpoint.layout)
     again = start_endpoint(fresh_endpoint.layout.root).client("codedeploy")
     assert "gone" not in again.list_applications()["applications"]
+
+
+# --- application revisions, group and application updates, automatic rollback -----------------------------
+
+
+def page_files(title: str, validate: str = "exit 0\n") -> dict[str, str]:
+    """A revision whose page says `title` (httpd serves it) and whose ValidateService runs `validate`."""
+    return {
+        "appspec.yml": appspec({"ApplicationStart": "", "ValidateService": ""}),
+        "index.html": f"<h1>{title}</h1>\n",
+        "scripts/ApplicationStart.sh": "yum install -y httpd\nsystemctl start httpd\n",
+        "scripts/ValidateService.sh": validate,
+    }
+
+
+def test_revisions_are_registered_used_listed_and_read(lab):
+    group, _ = lab.group()
+    registered = lab.revision(page_files("registered"))
+    lab.cd.register_application_revision(
+        applicationName=lab.application, revision=registered, description="registered, never deployed"
+    )
+    deployed = lab.revision(page_files("deployed"))
+    assert lab.wait(lab.deploy(group, deployed))["status"] == "Succeeded"
+
+    got = lab.cd.get_application_revision(applicationName=lab.application, revision=registered)
+    assert got["applicationName"] == lab.application and got["revision"] == registered
+    assert got["revisionInfo"]["description"] == "registered, never deployed"
+    assert got["revisionInfo"]["deploymentGroups"] == []
+    assert "firstUsedTime" not in got["revisionInfo"] and got["revisionInfo"]["registerTime"]
+    used = lab.cd.get_application_revision(applicationName=lab.application, revision=deployed)["revisionInfo"]
+    assert used["deploymentGroups"] == [group]
+    assert used["registerTime"] <= used["firstUsedTime"] <= used["lastUsedTime"]
+    assert used["description"].startswith("Application revision registered by Deployment ID: d-")
+
+    def listed(**filters) -> list[dict]:
+        return lab.cd.list_application_revisions(applicationName=lab.application, **filters)["revisions"]
+
+    assert listed() == [registered, deployed]
+    assert listed(sortBy="registerTime", sortOrder="descending") == [deployed, registered]
+    assert listed(deployed="include") == [deployed] and listed(deployed="exclude") == [registered]
+    key = deployed["s3Location"]["key"]
+    assert listed(s3Bucket=lab.bucket, s3KeyPrefix=key) == [deployed]
+    assert listed(s3Bucket="other-bucket") == []
+
+    missing = {"revisionType": "S3", "s3Location": {**deployed["s3Location"], "key": "absent.zip"}}
+    batch = lab.cd.batch_get_application_revisions(
+        applicationName=lab.application, revisions=[deployed, missing]
+    )
+    assert [r["revisionLocation"] for r in batch["revisions"]] == [deployed]
+    assert batch["revisions"][0]["genericRevisionInfo"]["deploymentGroups"] == [group]
+    assert "absent.zip" in batch["errorMessage"]
+
+    app = {"applicationName": lab.application}
+    assert error_of(lab.cd.get_application_revision, **app, revision=missing)[0] == (
+        "RevisionDoesNotExistException"
+    )
+    assert error_of(lab.cd.list_application_revisions, applicationName="no-such-app")[0] == (
+        "ApplicationDoesNotExistException"
+    )
+    assert error_of(lab.cd.register_application_revision, applicationName="no-such-app", revision=deployed)[
+        0
+    ] == ("ApplicationDoesNotExistException")
+    for bad, code in (
+        ({"sortBy": "name"}, "InvalidSortByException"),
+        ({"sortOrder": "up"}, "InvalidSortOrderException"),
+        ({"deployed": "maybe"}, "InvalidDeployedStateFilterException"),
+        ({"s3KeyPrefix": "x"}, "BucketNameFilterRequiredException"),
+    ):
+        code_got, message = error_of(lab.cd.list_application_revisions, **app, **bad)
+        assert code_got == code and next(iter(bad)) in message
+    no_key = {"revisionType": "S3", "s3Location": {"bucket": lab.bucket}}
+    code, message = error_of(lab.cd.register_application_revision, **app, revision=no_key)
+    assert code == "InvalidRevisionException" and "s3Location.key" in message
+
+
+def test_aws_deploy_push_registers_a_revision_the_cli_then_deploys(lab, endpoint, tmp_path):
+    group, (instance,) = lab.group()
+    source = tmp_path / "pushed"
+    for name, text in page_files("pushed with the aws CLI").items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(text)
+    pushed = endpoint.aws(
+        "deploy",
+        "push",
+        "--application-name",
+        lab.application,
+        "--s3-location",
+        f"s3://{lab.bucket}/pushed.zip",
+        "--source",
+        str(source),
+        "--description",
+        "pushed",
+    )
+    location = re.search(r"--s3-location (\S+)", pushed.stdout).group(1)
+    assert location.startswith(f"bucket={lab.bucket},key=pushed.zip,bundleType=zip,eTag="), pushed.stdout
+
+    listed = json.loads(
+        endpoint.aws("deploy", "list-application-revisions", "--application-name", lab.application).stdout
+    )
+    (revision,) = listed["revisions"]
+    assert revision["s3Location"]["key"] == "pushed.zip" and revision["s3Location"]["eTag"]
+    info = json.loads(
+        endpoint.aws(
+            "deploy",
+            "get-application-revision",
+            "--application-name",
+            lab.application,
+            "--s3-location",
+            location,
+        ).stdout
+    )
+    assert info["revisionInfo"]["description"] == "pushed"
+
+    created = endpoint.aws(
+        "deploy",
+        "create-deployment",
+        "--application-name",
+        lab.application,
+        "--deployment-group-name",
+        group,
+        "--s3-location",
+        location,
+    )
+    deployment = json.loads(created.stdout)["deploymentId"]
+    assert lab.wait(deployment)["status"] == "Succeeded"
+    assert "pushed with the aws CLI" in fetch(f"{endpoint.url}/_lab/instances/{instance}/")[2]
+    used = lab.cd.get_application_revision(applicationName=lab.application, revision=revision)
+    assert used["revisionInfo"]["deploymentGroups"] == [group]
+
+
+def test_groups_are_updated_and_batch_read_and_applications_renamed(lab, endpoint):
+    group, _ = lab.group()
+    other, _ = lab.group()
+    rollback = {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}
+    lab.cd.update_deployment_group(
+        applicationName=lab.application,
+        currentDeploymentGroupName=group,
+        autoRollbackConfiguration=rollback,
+        deploymentConfigName="CodeDeployDefault.AllAtOnce",
+    )
+    batch = lab.cd.batch_get_deployment_groups(
+        applicationName=lab.application, deploymentGroupNames=[group, other, "absent"]
+    )
+    infos = {g["deploymentGroupName"]: g for g in batch["deploymentGroupsInfo"]}
+    assert sorted(infos) == sorted([group, other]) and "absent" in batch["errorMessage"]
+    assert infos[group]["autoRollbackConfiguration"] == rollback
+    assert infos[group]["deploymentConfigName"] == "CodeDeployDefault.AllAtOnce"
+    found = lab.cd.batch_get_deployment_groups(applicationName=lab.application, deploymentGroupNames=[other])
+    assert found["errorMessage"] == ""
+
+    revision = lab.revision(page_files("before the renames"))
+    assert lab.wait(lab.deploy(group, revision))["status"] == "Succeeded"
+    endpoint.aws(
+        "deploy",
+        "update-deployment-group",
+        "--application-name",
+        lab.application,
+        "--current-deployment-group-name",
+        group,
+        "--new-deployment-group-name",
+        "renamed-group",
+    )
+    new_name = f"renamed-{lab.unique}"
+    endpoint.aws(
+        "deploy",
+        "update-application",
+        "--application-name",
+        lab.application,
+        "--new-application-name",
+        new_name,
+    )
+    assert (
+        error_of(lab.cd.get_application, applicationName=lab.application)[0]
+        == "ApplicationDoesNotExistException"
+    )
+    moved = lab.cd.get_deployment_group(applicationName=new_name, deploymentGroupName="renamed-group")
+    assert moved["deploymentGroupInfo"]["autoRollbackConfiguration"] == rollback
+    got = lab.cd.get_application_revision(applicationName=new_name, revision=revision)
+    assert got["revisionInfo"]["deploymentGroups"] == ["renamed-group"]
+    listed = lab.cd.list_deployments(applicationName=new_name, deploymentGroupName="renamed-group")
+    assert len(listed["deployments"]) == 1
+
+    for call, kwargs, code in (
+        (
+            lab.cd.update_application,
+            {"applicationName": "no-such-app", "newApplicationName": "x"},
+            "ApplicationDoesNotExistException",
+        ),
+        (
+            lab.cd.update_application,
+            {"applicationName": new_name, "newApplicationName": new_name.replace("renamed", "app")},
+            None,
+        ),
+        (
+            lab.cd.update_deployment_group,
+            {"applicationName": "no-such-app", "currentDeploymentGroupName": group},
+            "ApplicationDoesNotExistException",
+        ),
+        (
+            lab.cd.update_deployment_group,
+            {"applicationName": lab.application, "currentDeploymentGroupName": "absent"},
+            "DeploymentGroupDoesNotExistException",
+        ),
+        (
+            lab.cd.update_deployment_group,
+            {
+                "applicationName": lab.application,
+                "currentDeploymentGroupName": "renamed-group",
+                "newDeploymentGroupName": other,
+            },
+            "DeploymentGroupAlreadyExistsException",
+        ),
+        (
+            lab.cd.update_deployment_group,
+            {
+                "applicationName": lab.application,
+                "currentDeploymentGroupName": other,
+                "deploymentConfigName": "Nope",
+            },
+            "DeploymentConfigDoesNotExistException",
+        ),
+        (
+            lab.cd.update_deployment_group,
+            {
+                "applicationName": lab.application,
+                "currentDeploymentGroupName": other,
+                "autoRollbackConfiguration": {"enabled": True, "events": ["SOMETIMES"]},
+            },
+            "InvalidAutoRollbackConfigException",
+        ),
+        (
+            lab.cd.batch_get_deployment_groups,
+            {"applicationName": "no-such-app", "deploymentGroupNames": [other]},
+            "ApplicationDoesNotExistException",
+        ),
+        (
+            lab.cd.batch_get_deployment_groups,
+            {"applicationName": lab.application, "deploymentGroupNames": []},
+            "DeploymentGroupNameRequiredException",
+        ),
+    ):
+        if code is None:
+            call(**kwargs)  # renamed back: lab.application names it again
+        else:
+            assert error_of(call, **kwargs)[0] == code, kwargs
+    status, answer = endpoint.call(
+        "CodeDeploy_20141006.UpdateApplication", {"newApplicationName": "x"}, service="codedeploy"
+    )
+    assert status == 400 and answer["__type"] == "ApplicationNameRequiredException"
+    assert "applicationName" in answer["message"]
+
+
+def test_a_failed_deployment_rolls_back_to_the_last_good_revision(lab, endpoint):
+    rollback = {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}
+    group, (instance,) = lab.group(autoRollbackConfiguration=rollback)
+    page = f"{endpoint.url}/_lab/instances/{instance}/"
+    good = lab.revision(page_files("good"))
+    first = lab.deploy(group, good)
+    assert lab.wait(first)["status"] == "Succeeded" and "<h1>good</h1>" in fetch(page)[2]
+
+    failed = lab.deploy(group, lab.revision(page_files("broken", "echo broken >&2\nexit 1\n")))
+    info = lab.wait(failed)
+    assert info["status"] == "Failed" and info["autoRollbackConfiguration"] == rollback
+    rollback_id = info["rollbackInfo"]["rollbackDeploymentId"]
+    assert rollback_id in info["rollbackInfo"]["rollbackMessage"]
+
+    assert lab.wait(rollback_id)["status"] == "Succeeded"
+    shown = json.loads(endpoint.aws("deploy", "get-deployment", "--deployment-id", rollback_id).stdout)
+    rolled = shown["deploymentInfo"]
+    assert rolled["creator"] == "codeDeployRollback" and rolled["revision"] == good
+    assert rolled["rollbackInfo"]["rollbackTriggeringDeploymentId"] == failed
+    assert rolled["deploymentGroupName"] == group and rolled["deploymentOverview"]["Succeeded"] == 1
+    assert "<h1>good</h1>" in fetch(page)[2], "the last good revision's page is live again"
+    listed = lab.cd.list_deployments(applicationName=lab.application, deploymentGroupName=group)
+    assert listed["deployments"] == [rollback_id, failed, first]
+
+
+def test_without_a_last_good_revision_no_rollback_starts(lab):
+    group, _ = lab.group(autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]})
+    failed = lab.deploy(group, lab.revision(page_files("broken", "exit 1\n")))
+    info = lab.wait(failed)
+    assert info["status"] == "Failed"
+    assert info["rollbackInfo"] == {"rollbackMessage": NO_LAST_GOOD_REVISION}
+    listed = lab.cd.list_deployments(applicationName=lab.application, deploymentGroupName=group)
+    assert listed["deployments"] == [failed]
+
+
+def test_revisions_and_rollbacks_survive_a_restart(fresh_endpoint, unique, tmp_path):
+    lab = Lab(fresh_endpoint, unique, tmp_path)
+    group, _ = lab.group(autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]})
+    good = lab.revision(page_files("good"))
+    assert lab.wait(lab.deploy(group, good))["status"] == "Succeeded"
+    failed = lab.deploy(group, lab.revision(page_files("broken", "exit 1\n")))
+    rollback_id = lab.wait(failed)["rollbackInfo"]["rollbackDeploymentId"]
+    assert lab.wait(rollback_id)["status"] == "Succeeded"
+
+    process.stop(fresh_endpoint.layout)
+    lab.use(start_endpoint(fresh_endpoint.layout.root))
+    assert (
+        lab.cd.get_deployment(deploymentId=failed)["deploymentInfo"]["rollbackInfo"]["rollbackDeploymentId"]
+        == rollback_id
+    )
+    revisions = lab.cd.list_application_revisions(applicationName=lab.application)["revisions"]
+    assert good in revisions and len(revisions) == 2
+    info = lab.cd.get_application_revision(applicationName=lab.application, revision=good)["revisionInfo"]
+    assert info["deploymentGroups"] == [group]
+
+
+def test_list_application_revisions_pages(lab):
+    revisions = []
+    for number in range(101):
+        location = {"bucket": lab.bucket, "key": f"r/{number:03}.zip", "bundleType": "zip"}
+        revisions.append({"revisionType": "S3", "s3Location": location})
+        lab.cd.register_application_revision(applicationName=lab.application, revision=revisions[-1])
+    pages = lab.cd.get_paginator("list_application_revisions").paginate(
+        applicationName=lab.application, sortBy="registerTime", sortOrder="descending"
+    )
+    sizes, listed = [], []
+    for page in pages:
+        sizes.append(len(page["revisions"]))
+        listed += page["revisions"]
+    assert sizes == [100, 1] and listed == revisions[::-1]
+    bad = {"applicationName": lab.application, "nextToken": "not-a-token"}
+    assert error_of(lab.cd.list_application_revisions, **bad)[0] == "InvalidNextTokenException"

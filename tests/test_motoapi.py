@@ -167,6 +167,32 @@ def test_codedeploy_applications_and_groups_are_deleted(aws):
     assert deploy.list_applications()["applications"] == []
 
 
+def test_codedeploy_applications_are_renamed_and_groups_updated(aws):
+    account = account_of(aws)
+    deploy = aws("codedeploy")
+    deploy.create_application(applicationName="app", computePlatform="Server")
+    deploy.create_application(applicationName="taken", computePlatform="Server")
+    deploy.create_deployment_group(
+        applicationName="app",
+        deploymentGroupName="group",
+        serviceRoleArn=f"arn:aws:iam::{account}:role/r",
+        tags=[{"Key": "team", "Value": "blue"}],
+    )
+    motoapi.rename_codedeploy_application(account, REGION, "app", "renamed")
+    assert "app" not in deploy.list_applications()["applications"]
+    with pytest.raises(awsjson.AwsError, match="ApplicationAlreadyExists"):
+        motoapi.rename_codedeploy_application(account, REGION, "renamed", "taken")
+    rollback = {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}
+    changes = {"newDeploymentGroupName": "group2", "autoRollbackConfiguration": rollback}
+    motoapi.update_codedeploy_group(account, REGION, "renamed", "group", changes)
+    info = deploy.get_deployment_group(applicationName="renamed", deploymentGroupName="group2")
+    assert info["deploymentGroupInfo"]["autoRollbackConfiguration"] == rollback
+    arn = f"arn:aws:codedeploy:{REGION}:{account}:deploymentgroup:renamed/group2"
+    assert deploy.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "blue"}]
+    with pytest.raises(awsjson.AwsError, match="DeploymentGroupDoesNotExist"):
+        motoapi.update_codedeploy_group(account, REGION, "renamed", "group", {})
+
+
 def test_default_bus_rules_are_the_enabled_pattern_rules(aws):
     events = aws("events")
     pattern = {"source": ["aws.codecommit"], "detail-type": ["CodeCommit Repository State Change"]}

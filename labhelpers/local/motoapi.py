@@ -302,6 +302,83 @@ def delete_codedeploy_group(account: str, region: str, application: str, group: 
         return True
 
 
+# What UpdateDeploymentGroup may change, as moto's DeploymentGroup keeps it.
+_GROUP_SETTINGS = {
+    "deploymentConfigName": "deployment_config_name",
+    "ec2TagFilters": "ec2_tag_filters",
+    "onPremisesInstanceTagFilters": "on_premises_instance_tag_filters",
+    "autoScalingGroups": "auto_scaling_groups",
+    "serviceRoleArn": "service_role_arn",
+    "triggerConfigurations": "trigger_configurations",
+    "autoRollbackConfiguration": "auto_rollback_configuration",
+    "outdatedInstancesStrategy": "outdated_instances_strategy",
+    "deploymentStyle": "deployment_style",
+    "blueGreenDeploymentConfiguration": "blue_green_deployment_configuration",
+    "loadBalancerInfo": "load_balancer_info",
+    "ec2TagSet": "ec2_tag_set",
+    "ecsServices": "ecs_services",
+    "onPremisesTagSet": "on_premises_tag_set",
+    "terminationHookEnabled": "termination_hook_enabled",
+}
+
+
+def rename_codedeploy_application(account: str, region: str, name: str, new_name: str) -> None:
+    """Give an application (its deployment groups and tags with it) a new name."""
+    with LOCK:
+        backend = _backend("codedeploy", account, region)
+        if name not in backend.applications:
+            raise AwsError("ApplicationDoesNotExistException", f"No application found for name: {name}")
+        if new_name == name:
+            return
+        if new_name in backend.applications:
+            raise AwsError("ApplicationAlreadyExistsException", f"The application {new_name} already exists.")
+        application = backend.applications[new_name] = backend.applications.pop(name)
+        application.application_name = new_name
+        groups = backend.deployment_groups.pop(name, {})
+        if groups:
+            backend.deployment_groups[new_name] = groups
+        renamed = {backend._application_arn(name): backend._application_arn(new_name)}
+        for group in groups:
+            old = backend._deployment_group_arn(name, group)
+            renamed[old] = backend._deployment_group_arn(new_name, group)
+        for old, new in renamed.items():
+            if old in backend.tagger.tags:
+                backend.tagger.tags[new] = backend.tagger.tags.pop(old)
+
+
+def update_codedeploy_group(account: str, region: str, application: str, group: str, changes: dict) -> None:
+    """Change a deployment group's settings (the keys of _GROUP_SETTINGS; others are ignored) and, with
+    `newDeploymentGroupName`, its name."""
+    with LOCK:
+        backend = _backend("codedeploy", account, region)
+        if application not in backend.applications:
+            raise AwsError(
+                "ApplicationDoesNotExistException", f"No application found for name: {application}"
+            )
+        groups = backend.deployment_groups.setdefault(application, {})
+        if group not in groups:
+            raise AwsError(
+                "DeploymentGroupDoesNotExistException",
+                f"The deployment group {group} does not exist with the user or AWS account.",
+            )
+        new_name = changes.get("newDeploymentGroupName") or group
+        if new_name != group and new_name in groups:
+            raise AwsError(
+                "DeploymentGroupAlreadyExistsException", f"Deployment group {new_name} already exists."
+            )
+        found = groups[group]
+        for key, attribute in _GROUP_SETTINGS.items():
+            if key in changes:
+                setattr(found, attribute, copy.deepcopy(changes[key]))
+        if new_name != group:
+            groups[new_name] = groups.pop(group)
+            found.deployment_group_name = new_name
+            old_arn = backend._deployment_group_arn(application, group)
+            if old_arn in backend.tagger.tags:
+                new_arn = backend._deployment_group_arn(application, new_name)
+                backend.tagger.tags[new_arn] = backend.tagger.tags.pop(old_arn)
+
+
 # -- EventBridge ---------------------------------------------------------------------------------------
 
 

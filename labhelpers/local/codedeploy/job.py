@@ -13,6 +13,7 @@ import shutil
 import signal
 import tempfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -65,8 +66,10 @@ class DeployJobs:
         instances: LocalInstances,
         files: DeploymentFiles,
         cond: threading.Condition,
+        on_failure: Callable[[dict], None],
     ):
         self._ctx = ctx
+        self._on_failure = on_failure  # called holding the lock as a deployment fails
         self._instances = instances
         self._files = files
         self._cond = cond
@@ -237,6 +240,8 @@ class DeployJobs:
             record["info"].update(status=status, completeTime=now())
             if error:
                 record["info"]["errorInformation"] = dict(error)
+            if status == "Failed":
+                self._on_failure(record)
             self._save(record)
 
     def _target_events(self, record: dict, target_id: str) -> list[dict]:

@@ -1,11 +1,14 @@
 """CodeDeploy on the local endpoint: in-place deployments (Server compute platform) of S3 zip revisions.
 
-Applications and deployment groups stay in moto. This service answers the deployment, deployment-target,
-deployment-config and on-premises-instance operations. A deployment's targets are the running moto EC2
-instances whose tags match the group (plus registered on-premises instances; targets); each is a
-local instance under `<state>/instances/<id>`. Deployments run in threads of their own (job); their
-records are saved on every change (store), and a deployment the endpoint was
-running when it stopped is ended Failed at the next start.
+CodeDeployService answers the deployment, deployment-target, deployment-config and on-premises-instance
+operations itself, and mixes in the rest: the application and deployment-group operations moto lacks
+(applications; moto keeps those) and the application-revision operations (revisions). A deployment's
+targets are the running moto EC2 instances whose tags match the group (plus registered on-premises
+instances; targets); each is a local instance under `<state>/instances/<id>`. Deployments run in threads
+of their own (job); their records are saved on every change (store), and a deployment the endpoint was
+running when it stopped is ended Failed at the next start. A deployment that fails while its automatic
+rollback configuration covers DEPLOYMENT_FAILURE starts a new deployment of the group's last good revision
+(rollback).
 
 The pipeline engine calls `start_deployment()`, `wait()`, `instance_ids()` and `page_url()` in-process.
 """
@@ -18,13 +21,12 @@ import string
 import threading
 import uuid
 
-from botocore.exceptions import ClientError
-
-from .. import motoapi
 from ..awsjson import AwsError, now
 from ..context import EndpointContext
 from ..dispatch import JsonService, request_region
+from .applications import ApplicationOperations
 from .job import DEPLOYMENT_CONFIGS, DeployJobs, end_interrupted, kill_leftover_hooks
+from .params import batch_limit, no_config, s3_revision
 from .records import (
     deployment_info,
     deployment_target,
@@ -33,7 +35,10 @@ from .records import (
     new_record,
     target_ids,
 )
+from .revisions import RevisionOperations
+from .rollback import note_rollback, rollback_deployment
 from .store import (
+    ApplicationRevisions,
     DeploymentFiles,
     LocalInstances,
     OnPremisesInstances,
@@ -62,7 +67,7 @@ _ID_CHARACTERS = string.ascii_uppercase + string.digits
 _IN_PROCESS = frozenset({"StartDeployment", "Wait", "InstanceIds", "PageUrl"})
 
 
-class CodeDeployService(JsonService):
+class CodeDeployService(ApplicationOperations, RevisionOperations, JsonService):
     target_prefix = "CodeDeploy_20141006"
     signing_name = "codedeploy"
     moto_fallback = True  # applications and deployment groups
@@ -75,9 +80,10 @@ class CodeDeployService(JsonService):
         self.on_premises = OnPremisesInstances(
             codedeploy_folder(ctx.layout) / "on-premises.json", ctx.account
         )
+        self.revisions = ApplicationRevisions(codedeploy_folder(ctx.layout) / "revisions.json")
         self._files = DeploymentFiles(codedeploy_folder(ctx.layout))
-        self._cond = threading.Condition()
-        self._jobs = DeployJobs(ctx, self.instances, self._files, self._cond)
+        self._cond = threading.Condition()  # its lock is reentrant: a failing job starts its rollback
+        self._jobs = DeployJobs(ctx, self.instances, self._files, self._cond, on_failure=self._roll_back)
         self._records: dict[str, dict] = {}
         interrupted = set()
         for record in self._files.load_deployments():
@@ -151,7 +157,7 @@ class CodeDeployService(JsonService):
         if not ids:
             raise AwsError("DeploymentIdRequiredException", "At least one deployment ID is required.")
         if len(ids) > MAX_BATCH_DEPLOYMENTS:
-            raise _batch_limit(MAX_BATCH_DEPLOYMENTS)
+            raise batch_limit(MAX_BATCH_DEPLOYMENTS)
         region = request_region()
         with self._cond:
             found = [self._records.get(i) for i in ids]
@@ -248,7 +254,7 @@ class CodeDeployService(JsonService):
         if not ids:
             raise AwsError("InstanceIdRequiredException", "At least one instance ID is required.")
         if len(ids) > MAX_BATCH_INSTANCES:
-            raise _batch_limit(MAX_BATCH_INSTANCES)
+            raise batch_limit(MAX_BATCH_INSTANCES)
         targets = {t["targetId"]: t for t in record["targets"]}
         missing = [i for i in ids if i not in targets]
         result = {"instancesSummary": [instance_summary(record, targets[i]) for i in ids if i in targets]}
@@ -271,32 +277,6 @@ class CodeDeployService(JsonService):
             )
         return {"instanceSummary": instance_summary(record, target)}
 
-    # --- deleting what moto keeps (moto lacks these operations) ---------------------------------------
-
-    def delete_application(self, params):
-        name = params.get("applicationName")
-        if not name:
-            raise AwsError(
-                "ApplicationNameRequiredException",
-                "The minimum number of required application names was not specified.",
-            )
-        motoapi.delete_codedeploy_application(self.ctx.account, request_region(), name)
-        self._on_write("codedeploy")
-        return {}
-
-    def delete_deployment_group(self, params):
-        application, group = params.get("applicationName"), params.get("deploymentGroupName")
-        if not application or not group:
-            raise AwsError(
-                "DeploymentGroupNameRequiredException", "The deployment group name was not specified."
-            )
-        if not motoapi.delete_codedeploy_group(self.ctx.account, request_region(), application, group):
-            raise AwsError(
-                "ApplicationDoesNotExistException", f"No application found for name: {application}"
-            )
-        self._on_write("codedeploy")
-        return {"hooksNotCleanedUp": []}
-
     # --- deployment configurations -------------------------------------------------------------------
 
     def get_deployment_config(self, params):
@@ -306,7 +286,7 @@ class CodeDeployService(JsonService):
                 "DeploymentConfigNameRequiredException", "The deployment configuration name is required."
             )
         if name not in DEPLOYMENT_CONFIGS:
-            raise _no_config(name)
+            raise no_config(name)
         return {
             "deploymentConfigInfo": {
                 "deploymentConfigId": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
@@ -373,7 +353,7 @@ class CodeDeployService(JsonService):
         group_name = params.get("deploymentGroupName")
         if not group_name:
             raise AwsError("DeploymentGroupNameRequiredException", "The deployment group name is required.")
-        revision = _s3_revision(params.get("revision"))
+        revision = s3_revision(params.get("revision"))
         file_exists = params.get("fileExistsBehavior") or "DISALLOW"
         if file_exists not in FILE_EXISTS_BEHAVIORS:
             raise AwsError(
@@ -396,7 +376,7 @@ class CodeDeployService(JsonService):
             )
         config = params.get("deploymentConfigName") or group.get("deploymentConfigName") or DEFAULT_CONFIG
         if config not in DEPLOYMENT_CONFIGS:
-            raise _no_config(config)
+            raise no_config(config)
         info = {
             "applicationName": application,
             "deploymentGroupName": group_name,
@@ -445,6 +425,7 @@ class CodeDeployService(JsonService):
             if succeeded:
                 info["previousRevision"] = max(succeeded, key=lambda i: i["createTime"])["revision"]
             deployment_id = info["deploymentId"] = _new_deployment_id(self._records)
+            self.revisions.use(record["region"], info["applicationName"], info["revision"], deployment_id)
             self._records[deployment_id] = record
             if record["targets"]:
                 self._jobs.start(record)
@@ -453,15 +434,11 @@ class CodeDeployService(JsonService):
             self._files.save_deployment(record)
         return deployment_id
 
-    def _group(self, application: str, group: str, region: str) -> dict:
-        """The deployment group as moto keeps it (ApplicationDoesNotExist and the like if it does not)."""
-        try:
-            answer = self.ctx.client("codedeploy", region).get_deployment_group(
-                applicationName=application, deploymentGroupName=group
-            )
-        except ClientError as exc:
-            raise _aws_error(exc) from None
-        return answer["deploymentGroupInfo"]
+    def _roll_back(self, record: dict) -> None:
+        """A deployment has just failed (call holding the lock): start its automatic rollback, if any."""
+        rollback = rollback_deployment(record)
+        if rollback is not None:
+            note_rollback(record["info"], self._add(rollback))
 
     # --- finding deployments, paging answers ---------------------------------------------------------
 
@@ -487,35 +464,6 @@ class CodeDeployService(JsonService):
 
 
 # --- requests -----------------------------------------------------------------------------------------
-
-
-def _s3_revision(revision) -> dict:
-    if not revision:
-        raise AwsError("RevisionRequiredException", "The revision to deploy is required.")
-    kind = revision.get("revisionType")
-    if kind == "GitHub":
-        raise AwsError(
-            "InvalidRevisionException",
-            "The local lab endpoint cannot fetch revisions from GitHub. Upload the revision as a zip to S3 "
-            "and deploy it with revisionType S3 (a pipeline's CodeDeploy action does this for you).",
-        )
-    if kind != "S3":
-        raise AwsError(
-            "InvalidRevisionException",
-            f"EC2/on-premises deployments take an S3 (or GitHub) revision, not revisionType {kind}.",
-        )
-    location = dict(revision.get("s3Location") or {})
-    if not location.get("bucket") or not location.get("key"):
-        raise AwsError(
-            "InvalidRevisionException", "An S3 revision needs s3Location.bucket and s3Location.key."
-        )
-    bundle_type = location.setdefault("bundleType", "zip")
-    if bundle_type != "zip":
-        raise AwsError(
-            "InvalidRevisionException",
-            f"The local lab endpoint deploys zip bundles; bundleType {bundle_type} is not supported locally.",
-        )
-    return {"revisionType": "S3", "s3Location": location}
 
 
 def _tags(params: dict) -> list[dict]:
@@ -565,30 +513,8 @@ def _new_deployment_id(taken) -> str:
             return deployment_id
 
 
-def _aws_error(exc: ClientError) -> AwsError:
-    error = exc.response.get("Error", {})
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
-    return AwsError(error.get("Code", "InternalFailure"), error.get("Message", str(exc)), status)
-
-
 def _no_deployment(deployment_id: str) -> AwsError:
     return AwsError(
         "DeploymentDoesNotExistException",
         f"The deployment {deployment_id} does not exist with the user or AWS account.",
-    )
-
-
-def _no_config(name: str) -> AwsError:
-    return AwsError(
-        "DeploymentConfigDoesNotExistException",
-        f"No deployment configuration found for name: {name}. The local lab endpoint has "
-        + ", ".join(DEPLOYMENT_CONFIGS)
-        + ".",
-    )
-
-
-def _batch_limit(limit: int) -> AwsError:
-    return AwsError(
-        "BatchLimitExceededException",
-        f"The maximum number of IDs allowed for this request ({limit}) was exceeded.",
     )

@@ -2,6 +2,7 @@
 
 <state>/codedeploy/deployments/<deployment id>.json   a deployment: info, targets, lifecycle events, logs
 <state>/codedeploy/on-premises.json                   registered on-premises instances, by Region
+<state>/codedeploy/revisions.json                     application revisions, by Region and application
 <state>/instances/<instance id>/                      a local instance's `/` (see instance.py)
 """
 
@@ -145,6 +146,65 @@ class OnPremisesInstances:
                 )
             found.append(info)
         return found
+
+
+class ApplicationRevisions:
+    """Application revisions, registered or used by a deployment, by Region and application, in one JSON
+    file: each its revisionLocation and times (GenericRevisionInfo without the deploymentGroups)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._regions: dict[str, dict[str, dict[str, dict]]] = (
+            json.loads(self.path.read_text()) if self.path.is_file() else {}
+        )
+
+    def register(self, region: str, application: str, location: dict, description: str | None) -> None:
+        with self._lock:
+            revision = self._revision(region, application, location)
+            if description is not None:
+                revision["genericRevisionInfo"]["description"] = description
+            _write_json(self.path, self._regions)
+
+    def use(self, region: str, application: str, location: dict, deployment_id: str) -> None:
+        """A deployment uses the revision (registering it, as AWS does, if need be)."""
+        with self._lock:
+            times = self._revision(region, application, location)["genericRevisionInfo"]
+            if "firstUsedTime" not in times and "description" not in times:
+                times["description"] = f"Application revision registered by Deployment ID: {deployment_id}"
+            times.setdefault("firstUsedTime", now())
+            times["lastUsedTime"] = now()
+            _write_json(self.path, self._regions)
+
+    def all(self, region: str, application: str) -> dict[str, dict]:
+        """The application's revisions by revision_key."""
+        with self._lock:
+            return copy.deepcopy(self._regions.get(region, {}).get(application, {}))
+
+    def rename(self, region: str, application: str, new_name: str) -> None:
+        with self._lock:
+            applications = self._regions.get(region, {})
+            if application in applications:
+                applications[new_name] = applications.pop(application)
+                _write_json(self.path, self._regions)
+
+    def forget(self, region: str, application: str) -> None:
+        with self._lock:
+            if self._regions.get(region, {}).pop(application, None) is not None:
+                _write_json(self.path, self._regions)
+
+    def _revision(self, region: str, application: str, location: dict) -> dict:
+        revisions = self._regions.setdefault(region, {}).setdefault(application, {})
+        return revisions.setdefault(
+            revision_key(location),
+            {"revisionLocation": copy.deepcopy(location), "genericRevisionInfo": {"registerTime": now()}},
+        )
+
+
+def revision_key(location: dict) -> str:
+    """What tells revisions apart: the whole location (an S3 object's bucket, key, bundle type, version and
+    eTag)."""
+    return json.dumps(location, sort_keys=True)
 
 
 class LocalInstances:
