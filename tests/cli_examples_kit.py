@@ -159,43 +159,38 @@ def output_shape(example: Example):
 
 
 def shape_differences(documented, actual, shape, path: str = "") -> list[str]:
-    """Where `actual`'s key structure differs from `documented`'s, values ignored: a documented key (of the
-    model) the answer lacks, a key the answer has that neither the documentation nor the model has, a
-    different kind (object / list / scalar). Page tokens are the data's to give or not."""
+    """Where `actual`'s key structure differs from `documented`'s, values ignored: a documented key the answer
+    lacks, a key the answer has that the model's output shape has not, a value of another kind than the model
+    says. Where the documentation disagrees with the model, the model wins; page tokens are the data's."""
     where = path or "the output"
-    kind = shape.type_name if shape is not None else None
-    if isinstance(documented, dict) and kind == "structure":
-        if not isinstance(actual, dict):
-            return [f"{where} is {type(actual).__name__}, documented an object"]
-        members = shape.members
+    if shape is None:  # an operation without output
+        return [f"{where} has {sorted(actual)}, the model has no output"] if actual else []
+    kind = shape.type_name
+    expected = {"structure": dict, "map": dict, "list": list}.get(kind)
+    if expected and not isinstance(actual, expected):
+        return [f"{where} is {type(actual).__name__}, the model says {kind}"]
+    if kind == "structure":
+        members, documented = shape.members, documented if isinstance(documented, dict) else {}
         missing = [
-            f"missing {path}.{key}".replace("missing .", "missing ")
+            f"missing {_join(path, key)}"
             for key in documented
             if key in members and key not in actual and key not in PAGE_TOKENS
         ]
-        extra = [f"extra {path}.{key}".replace("extra .", "extra ") for key in actual if key not in members]
+        extra = [f"extra {_join(path, key)}" for key in actual if key not in members]
         nested = [
-            problem
+            difference
             for key in documented
             if key in members and key in actual
-            for problem in shape_differences(
-                documented[key], actual[key], members[key], f"{path}.{key}".lstrip(".")
-            )
+            for difference in shape_differences(documented[key], actual[key], members[key], _join(path, key))
         ]
         return missing + extra + nested
-    if isinstance(documented, list) and kind == "list":
-        if not isinstance(actual, list):
-            return [f"{where} is {type(actual).__name__}, documented a list"]
-        if not documented or not actual:
-            return []
+    if kind == "list" and isinstance(documented, list) and documented and actual:
         return shape_differences(documented[0], actual[0], shape.member, f"{path}[]")
-    if (
-        isinstance(documented, (dict, list))
-        and kind not in ("map", None)
-        and not isinstance(actual, type(documented))
-    ):
-        return [f"{where} is {type(actual).__name__}, documented {type(documented).__name__}"]
     return []
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
 
 
 def customisations() -> list[str]:
