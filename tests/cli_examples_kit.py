@@ -2,6 +2,7 @@
 reads, its documented output, and the API operation it calls; and a comparison of an answer's key structure
 with the documented one, guided by botocore's output shape."""
 
+import functools
 import json
 import re
 import shlex
@@ -79,17 +80,15 @@ def parse(service: str, path: Path) -> list[Example]:
         if not joined.startswith(f"aws {service} "):
             continue
         argv = shlex.split(joined.splitlines()[0])[3:]
-        if service == "deploy" and path.parent.name == "wait":
-            argv = argv[1:]
         later = found[index + 1 :]
         ends = next((at for at, other in enumerate(later) if other.text.startswith("aws ")), len(later))
         own = later[:ends]
         example = Example(
             service=service,
-            command=command if path.parent.name != "wait" else f"wait {command}",
-            operation=operations.get(command) if path.parent.name != "wait" else None,
+            command=command,
+            operation=operations.get(command),
             argv=argv,
-            source=f"{path.parent.name}/{path.name}#{len(examples) + 1}",
+            source=f"{service}/{path.name}#{len(examples) + 1}",
         )
         example.files = _files(argv, own, found)
         output = next((other.text for other in own if other.intro.lower().startswith("output")), None)
@@ -132,26 +131,23 @@ def _files(argv: list[str], own: list[Block], every: list[Block]) -> dict[str, s
 
 
 def all_examples() -> list[Example]:
+    """Every example of the five services; those of CLI customisations have no operation."""
     return [
         example
         for service in SERVICES
         for path in sorted((EXAMPLES / service).glob("*.rst"))
-        + sorted((EXAMPLES / service / "wait").glob("*.rst"))
         for example in parse(service, path)
     ]
 
 
+@functools.cache
 def _operations(name: str) -> dict[str, str]:
     return {xform_name(operation, "-"): operation for operation in service_model(name).operation_names}
 
 
-_models = {}
-
-
+@functools.cache
 def service_model(name: str):
-    if name not in _models:
-        _models[name] = botocore.session.get_session().get_service_model(name)
-    return _models[name]
+    return botocore.session.get_session().get_service_model(name)
 
 
 def output_shape(example: Example):
@@ -194,10 +190,16 @@ def _join(path: str, key: str) -> str:
 
 
 def customisations() -> list[str]:
-    """The example files of CLI commands that are no API operation (the CLI's own customisations)."""
-    return sorted(
-        f"{service} {path.parent.name + ' ' if path.parent.name == 'wait' else ''}{path.stem}"
+    """The CLI commands of the examples that are no API operation (the CLI's own customisations, waiters)."""
+    own = [
+        f"{service} {path.stem}"
         for service, name in SERVICES.items()
-        for path in [*(EXAMPLES / service).glob("*.rst"), *(EXAMPLES / service).glob("wait/*.rst")]
-        if path.parent.name == "wait" or path.stem not in _operations(name)
-    )
+        for path in (EXAMPLES / service).glob("*.rst")
+        if path.stem not in _operations(name)
+    ]
+    waiters = [
+        f"{service} wait {path.stem}"
+        for service in SERVICES
+        for path in (EXAMPLES / service).glob("wait/*.rst")
+    ]
+    return sorted(own + waiters)
