@@ -342,11 +342,6 @@ def test_unimplemented_operations_say_so(outcomes):
     assert not unclear + crashes, "\n".join(map(described, unclear + crashes))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the NotImplemented of the services the endpoint owns (labhelpers/local/dispatch.py) does not say "
-    "LAB_BACKEND=aws, as moto's (motoapp.py) does",
-)
 def test_unimplemented_operations_point_at_the_aws_backend(outcomes):
     silent = [o for o in unimplemented(outcomes) if "LAB_BACKEND=aws" not in o.message]
     assert not silent, "\n".join(map(described, silent))
