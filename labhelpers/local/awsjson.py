@@ -70,6 +70,16 @@ def check_types(service: str, operation: str, params: dict) -> None:
         raise AwsError("SerializationException", problem)
 
 
+def not_implemented(service: str, operation: str) -> AwsError:
+    """An operation AWS has and the local endpoint does not: 501, and where to run it instead."""
+    return AwsError(
+        "NotImplemented",
+        f"The local lab endpoint does not implement {service} {operation}. "
+        "Use LAB_BACKEND=aws for it, or an operation the lab supports.",
+        501,
+    )
+
+
 def unknown_operation(
     service: str, operation: str, code: str = "UnknownOperationException"
 ) -> AwsError | None:

@@ -5,7 +5,7 @@ import logging
 from contextvars import ContextVar
 
 from . import config, motoapi
-from .awsjson import AwsError, check_types, json_params, request_body, unknown_operation
+from .awsjson import AwsError, check_types, json_params, not_implemented, request_body, unknown_operation
 from .motoapp import Call
 
 log = logging.getLogger("labhelpers.endpoint")
@@ -75,11 +75,7 @@ class Dispatcher:
         if owner:
             return self._json_call(owner, environ, start_response)
         if group and not any(service.moto_fallback for service in group):
-            error = AwsError(
-                "NotImplemented",
-                f"The local lab endpoint does not implement {group[0].signing_name} {operation}.",
-                501,
-            )
+            error = not_implemented(group[0].signing_name, operation)
             return Call(environ).error_response(error, start_response)
         return self.moto(environ, start_response)
 

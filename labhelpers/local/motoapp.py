@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 from botocore.exceptions import UnknownServiceError
 
 from . import motoapi
-from .awsjson import AwsError, buffered_body, check_types, json_params, unknown_operation
+from .awsjson import AwsError, buffered_body, check_types, json_params, not_implemented, unknown_operation
 
 READ_PREFIXES = ("Get", "List", "Describe", "Head", "BatchGet", "Lookup", "Search", "Filter")
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/aws4_request")
@@ -92,15 +92,7 @@ class MotoApp:
                 body = b"".join(self._moto(environ, start_response))
         except NotImplementedError:
             service = call.service or "this service"
-            return call.error_response(
-                AwsError(
-                    "NotImplemented",
-                    f"The local lab endpoint does not implement {service} {call.operation}. "
-                    "Use LAB_BACKEND=aws for it, or an operation the lab supports.",
-                    501,
-                ),
-                start_response,
-            )
+            return call.error_response(not_implemented(service, call.operation), start_response)
         except Exception as exc:
             error = motoapi.service_error(exc, call.service)
             if error is None:  # a moto defect
