@@ -443,3 +443,198 @@ def test_get_differences_between_commits_paths_and_pages(cc, repo):
     assert error_code(cc.get_differences, repositoryName=name, afterCommitSpecifier=second, MaxResults=0) == (
         "InvalidMaxResultsException"
     )
+
+
+def cli_json(endpoint, *args: str) -> dict:
+    return json.loads(endpoint.aws("codecommit", *args).stdout)
+
+
+def test_batch_get_commits_answers_commits_and_errors(cc, endpoint, repo):
+    name, first = repo
+    missing, invalid = "0" * 40, "abc"
+    got = cc.batch_get_commits(repositoryName=name, commitIds=[first, missing, invalid])
+    assert [c["commitId"] for c in got["commits"]] == [first]
+    assert got["commits"][0] == cc.get_commit(repositoryName=name, commitId=first)["commit"]
+    assert [(e["commitId"], e["errorCode"]) for e in got["errors"]] == [
+        (missing, "CommitIdDoesNotExistException"),
+        (invalid, "InvalidCommitIdException"),
+    ]
+    assert error_code(cc.batch_get_commits, repositoryName=name, commitIds=[]) == (
+        "CommitIdsListRequiredException"
+    )
+    too_many = [first] * 101
+    assert error_code(cc.batch_get_commits, repositoryName=name, commitIds=too_many) == (
+        "CommitIdsLimitExceededException"
+    )
+    # The CLI example's command: the documented shape.
+    shown = cli_json(endpoint, "batch-get-commits", "--repository-name", name, "--commit-ids", first)
+    assert set(shown["commits"][0]) == {
+        "additionalData",
+        "committer",
+        "author",
+        "commitId",
+        "treeId",
+        "parents",
+        "message",
+    }
+    assert set(shown["commits"][0]["author"]) == {"date", "name", "email"}
+
+
+def test_delete_file_commits_without_it(cc, endpoint, repo):
+    name, first = repo
+    assert (
+        error_code(
+            cc.delete_file,
+            repositoryName=name,
+            branchName="main",
+            filePath="docs/guide.md",
+            parentCommitId="0" * 40,
+        )
+        == "ParentCommitDoesNotExistException"
+    )
+    deleted = cc.delete_file(
+        repositoryName=name, branchName="main", filePath="docs/guide.md", parentCommitId=first
+    )
+    assert deleted["filePath"] == "docs/guide.md"
+    assert (
+        deleted["blobId"]
+        == cc.get_file(repositoryName=name, filePath="docs/guide.md", commitSpecifier=first)["blobId"]
+    )
+    commit = cc.get_commit(repositoryName=name, commitId=deleted["commitId"])["commit"]
+    assert commit["parents"] == [first] and commit["treeId"] == deleted["treeId"]
+    root = cc.get_folder(repositoryName=name, folderPath="/")
+    assert [f["relativePath"] for f in root["subFolders"]] == ["src"]  # the emptied folder is gone
+    assert (
+        error_code(
+            cc.delete_file, repositoryName=name, branchName="main", filePath="README.md", parentCommitId=first
+        )
+        == "ParentCommitIdOutdatedException"
+    )
+    assert (
+        error_code(
+            cc.delete_file,
+            repositoryName=name,
+            branchName="main",
+            filePath="gone.md",
+            parentCommitId=deleted["commitId"],
+        )
+        == "FileDoesNotExistException"
+    )
+
+    kept = cc.delete_file(
+        repositoryName=name,
+        branchName="main",
+        filePath="src/app.py",
+        parentCommitId=deleted["commitId"],
+        keepEmptyFolders=True,
+    )
+    src = cc.get_folder(repositoryName=name, folderPath="src")
+    assert [f["relativePath"] for f in src["files"]] == [".gitkeep"]
+    # The CLI example's command: the documented shape.
+    shown = cli_json(
+        endpoint,
+        "delete-file",
+        "--repository-name",
+        name,
+        "--branch-name",
+        "main",
+        "--file-path",
+        "README.md",
+        "--parent-commit-id",
+        kept["commitId"],
+    )
+    assert set(shown) == {"blobId", "commitId", "filePath", "treeId"}
+
+
+def test_list_file_commit_history_pages_the_versions(cc, repo):
+    name, first = repo
+    tips = [first]
+    for n in range(3):
+        made = cc.put_file(
+            repositoryName=name,
+            branchName="main",
+            filePath="README.md",
+            fileContent=f"v{n}\n".encode(),
+            parentCommitId=tips[-1],
+        )
+        tips.append(made["commitId"])
+    other = cc.put_file(
+        repositoryName=name,
+        branchName="main",
+        filePath="other.txt",
+        fileContent=b"x",
+        parentCommitId=tips[-1],
+    )
+    history = cc.list_file_commit_history(repositoryName=name, filePath="README.md")["revisionDag"]
+    assert [v["commit"]["commitId"] for v in history] == tips[::-1]
+    assert history[0]["revisionChildren"] == [] and history[1]["revisionChildren"] == [tips[-1]]
+    assert history[-1]["path"] == "README.md" and len(history[-1]["blobId"]) == 40
+    page = cc.list_file_commit_history(repositoryName=name, filePath="README.md", maxResults=3)
+    rest = cc.list_file_commit_history(
+        repositoryName=name, filePath="README.md", maxResults=3, nextToken=page["nextToken"]
+    )
+    assert page["revisionDag"] + rest["revisionDag"] == history and "nextToken" not in rest
+    older = cc.list_file_commit_history(repositoryName=name, filePath="README.md", commitSpecifier=tips[1])
+    assert [v["commit"]["commitId"] for v in older["revisionDag"]] == [tips[1], first]
+    assert (
+        cc.list_file_commit_history(
+            repositoryName=name, filePath="other.txt", commitSpecifier=other["commitId"]
+        )["revisionDag"][0]["commit"]["commitId"]
+        == other["commitId"]
+    )
+    assert (
+        error_code(cc.list_file_commit_history, repositoryName=name, filePath="README.md", maxResults=0)
+        == "InvalidMaxResultsException"
+    )
+    assert (
+        error_code(
+            cc.list_file_commit_history, repositoryName=name, filePath="README.md", commitSpecifier="nope"
+        )
+        == "CommitDoesNotExistException"
+    )
+
+
+def test_update_repository_name_moves_the_clone_url(cc, endpoint, repo, unique):
+    name, first = repo
+    renamed = f"renamed-{unique}"
+    cc.create_repository(repositoryName=f"taken-{unique}")
+    assert error_code(cc.update_repository_name, oldName=name, newName=f"taken-{unique}") == (
+        "RepositoryNameExistsException"
+    )
+    assert error_code(cc.update_repository_name, oldName=f"none-{unique}", newName=renamed) == (
+        "RepositoryDoesNotExistException"
+    )
+    assert error_code(cc.update_repository_name, oldName=name, newName="bad name") == (
+        "InvalidRepositoryNameException"
+    )
+    before = cc.get_repository(repositoryName=name)["repositoryMetadata"]
+    # The CLI example's command: no output.
+    assert (
+        endpoint.aws("codecommit", "update-repository-name", "--old-name", name, "--new-name", renamed).stdout
+        == ""
+    )
+    after = cc.get_repository(repositoryName=renamed)["repositoryMetadata"]
+    assert after["repositoryId"] == before["repositoryId"]
+    assert after["cloneUrlHttp"] == f"{endpoint.url}/v1/repos/{renamed}"
+    assert after["Arn"].endswith(f":{renamed}")
+    assert cc.get_branch(repositoryName=renamed, branchName="main")["branch"]["commitId"] == first
+    assert error_code(cc.get_repository, repositoryName=name) == "RepositoryDoesNotExistException"
+
+
+def test_get_folder_lists_the_root_for_empty_and_slash(cc, endpoint, repo):
+    name, _ = repo
+    slash = cc.get_folder(repositoryName=name, folderPath="/")
+    assert cc.get_folder(repositoryName=name, folderPath="") == slash
+    # The CLI example's command: the documented shape.
+    shown = cli_json(endpoint, "get-folder", "--repository-name", name, "--folder-path", "")
+    assert shown["folderPath"] == ""
+    assert set(shown) == {
+        "commitId",
+        "files",
+        "folderPath",
+        "subFolders",
+        "subModules",
+        "symbolicLinks",
+        "treeId",
+    }
+    assert set(shown["files"][0]) == {"absolutePath", "blobId", "fileMode", "relativePath"}

@@ -2,15 +2,16 @@
 read from and written to the git repositories with dulwich."""
 
 import base64
-import re
 import stat
 import time
 from collections.abc import Callable
 
-from dulwich.objects import S_ISGITLINK, Blob, Commit, Tag, Tree, TreeEntry, format_timezone
+from dulwich.objects import S_ISGITLINK, Blob, Commit, Tree, TreeEntry
 
 from ..awsjson import AwsError
 from ..dispatch import JsonService
+from .gitobjects import branch_names, branch_tip, commit_info, find_commit, read_ref
+from .history import CommitHistory
 from .params import (
     FULL_ID,
     blob_content,
@@ -35,7 +36,7 @@ MAX_BATCH_NAMES = 100
 DIFFERENCES_PAGE = 100
 
 
-class CodeCommitService(JsonService):
+class CodeCommitService(CommitHistory, JsonService):
     target_prefix = "CodeCommit_20150413"
     signing_name = "codecommit"
 
@@ -109,11 +110,16 @@ class CodeCommitService(JsonService):
         check_description(description)
         self.store.update(name, repositoryDescription=description)
 
+    def update_repository_name(self, params):
+        old = check_name(params.get("oldName"))
+        new = check_name(params.get("newName"))
+        self.store.rename(old, new)
+
     def update_default_branch(self, params):
         name = check_name(params.get("repositoryName"))
         branch = branch_name(params, "defaultBranchName")
         with self.store.lock(name), self.store.open(name) as repo:
-            _branch_tip(repo, branch)
+            branch_tip(repo, branch)
             self.store.set_default_branch(name, branch)
 
     def _metadata(self, metadata: dict) -> dict:
@@ -164,11 +170,11 @@ class CodeCommitService(JsonService):
         name = check_name(params.get("repositoryName"))
         branch = branch_name(params)
         with self.store.open(name) as repo:
-            return {"branch": {"branchName": branch, "commitId": _branch_tip(repo, branch).decode()}}
+            return {"branch": {"branchName": branch, "commitId": branch_tip(repo, branch).decode()}}
 
     def list_branches(self, params):
         with self.store.open(check_name(params.get("repositoryName"))) as repo:
-            names = sorted(_branches(repo))
+            names = sorted(branch_names(repo))
         page, token = offset_page(names, params.get("nextToken"), self.page_size)
         return {"branches": page, **({"nextToken": token} if token else {})}
 
@@ -179,7 +185,7 @@ class CodeCommitService(JsonService):
             required(params, "commitId", "CommitIdRequiredException"), "InvalidCommitIdException"
         )
         with self.store.open(name) as repo:
-            if _commit(repo, commit_id) is None:
+            if find_commit(repo, commit_id) is None:
                 raise AwsError(
                     "CommitDoesNotExistException", f"Commit {commit_id.decode()} does not exist in {name}."
                 )
@@ -196,7 +202,7 @@ class CodeCommitService(JsonService):
                     f"{branch} is the default branch of {name}; make another branch the default first.",
                 )
             with self.store.open(name) as repo:
-                tip = _ref(repo, BRANCH_PREFIX + branch)
+                tip = read_ref(repo, BRANCH_PREFIX + branch)
             if tip is None:
                 return {}
             if not self.store.update_ref(name, BRANCH_PREFIX + branch, tip.decode(), None):
@@ -213,12 +219,12 @@ class CodeCommitService(JsonService):
             required(params, "commitId", "CommitIdRequiredException"), "InvalidCommitIdException"
         )
         with self.store.open(name) as repo:
-            commit = _commit(repo, commit_id)
+            commit = find_commit(repo, commit_id)
         if commit is None:
             raise AwsError(
                 "CommitIdDoesNotExistException", f"Commit {commit_id.decode()} does not exist in {name}."
             )
-        return {"commit": _commit_info(commit)}
+        return {"commit": commit_info(commit)}
 
     def get_file(self, params):
         name = check_name(params.get("repositoryName"))
@@ -246,7 +252,8 @@ class CodeCommitService(JsonService):
 
     def get_folder(self, params):
         name = check_name(params.get("repositoryName"))
-        folder = repo_path(params.get("folderPath"))
+        given = params.get("folderPath")
+        folder = repo_path("/" if given == "" else given)  # "" and "/" are the root, as the CLI example
         with self.store.open(name) as repo:
             commit = self._specified_commit(repo, name, params.get("commitSpecifier"))
             entry = tree_entry(repo, commit.tree, folder)
@@ -310,11 +317,11 @@ class CodeCommitService(JsonService):
         candidates = [f"refs/heads/{specifier}", f"refs/tags/{specifier}"]
         if specifier == "HEAD" or specifier.startswith("refs/"):
             candidates.insert(0, specifier)
-        shas = [_ref(repo, ref) for ref in candidates]
+        shas = [read_ref(repo, ref) for ref in candidates]
         if FULL_ID.fullmatch(specifier):
             shas.insert(0, specifier.lower().encode())
         for sha in filter(None, shas):
-            commit = _commit(repo, sha)
+            commit = find_commit(repo, sha)
             if commit is not None:
                 return commit
         raise AwsError("CommitDoesNotExistException", f"{specifier} names no commit in {name}.")
@@ -345,6 +352,27 @@ class CodeCommitService(JsonService):
             message = params.get("commitMessage") or f"{'Updated' if existing else 'Added'} {path}"
             commit_id = self._commit_to(repo, name, branch, parent, tree_id, identity, message)
         return {"commitId": commit_id, "blobId": blob_id.decode(), "treeId": tree_id.decode()}
+
+    def delete_file(self, params):
+        name = check_name(params.get("repositoryName"))
+        branch = branch_name(params)
+        path = file_path(params.get("filePath"))
+        parent_id = required(params, "parentCommitId", "ParentCommitIdRequiredException")
+        identity = commit_identity(params.get("name"), params.get("email"))
+        with self.store.lock(name), self.store.open(name) as repo:
+            parent = self._parent(repo, name, branch, parent_id)
+            edit = TreeEdit(repo, parent.tree)
+            _, blob_id = edit.existing_file(path)
+            edit.delete(path)
+            tree_id = edit.write_tree(bool(params.get("keepEmptyFolders")))
+            message = params.get("commitMessage") or f"Deleted {path}"
+            commit_id = self._commit_to(repo, name, branch, parent, tree_id, identity, message)
+        return {
+            "commitId": commit_id,
+            "blobId": blob_id.decode(),
+            "treeId": tree_id.decode(),
+            "filePath": path,
+        }
 
     def create_commit(self, params):
         name = check_name(params.get("repositoryName"))
@@ -381,8 +409,8 @@ class CodeCommitService(JsonService):
 
     def _parent(self, repo, name: str, branch: str, parent_id) -> Commit | None:
         """The branch tip a write builds on, checked against parentCommitId; None for an empty repository."""
-        tip = _ref(repo, BRANCH_PREFIX + branch)
-        if tip is None and _branches(repo):
+        tip = read_ref(repo, BRANCH_PREFIX + branch)
+        if tip is None and branch_names(repo):
             raise AwsError("BranchDoesNotExistException", f"Branch {branch} does not exist in {name}.")
         if not parent_id:
             if tip is not None:
@@ -392,7 +420,7 @@ class CodeCommitService(JsonService):
                 )
             return None
         sha = object_id(parent_id, "InvalidParentCommitIdException")
-        parent = _commit(repo, sha)
+        parent = find_commit(repo, sha)
         if parent is None:
             raise AwsError(
                 "ParentCommitDoesNotExistException", f"Commit {parent_id} does not exist in {name}."
@@ -450,38 +478,6 @@ def _put_entry(edit: TreeEdit, entry: dict) -> None:
     edit.put(path, mode, content)
 
 
-# -- git objects -------------------------------------------------------------------------------------
-
-
-def _ref(repo, ref: str) -> bytes | None:
-    try:
-        return repo.refs[ref.encode()]
-    except KeyError:
-        return None
-
-
-def _branches(repo) -> list[str]:
-    return [ref.decode() for ref in repo.refs.keys(base=BRANCH_PREFIX.encode())]
-
-
-def _branch_tip(repo, branch: str) -> bytes:
-    tip = _ref(repo, BRANCH_PREFIX + branch)
-    if tip is None:
-        raise AwsError("BranchDoesNotExistException", f"Branch {branch} does not exist.")
-    return tip
-
-
-def _commit(repo, sha: bytes) -> Commit | None:
-    """The commit `sha` names, through annotated tags; None if there is none."""
-    try:
-        found = repo.object_store[sha]
-        while isinstance(found, Tag):
-            found = repo.object_store[found.object[1]]
-    except KeyError:
-        return None
-    return found if isinstance(found, Commit) else None
-
-
 # -- answers -----------------------------------------------------------------------------------------
 
 
@@ -495,26 +491,6 @@ def _difference(old: TreeEntry | None, new: TreeEntry | None) -> dict:
     if new:
         difference["afterBlob"] = blob(new)
     return difference
-
-
-def _commit_info(commit: Commit) -> dict:
-    return {
-        "commitId": commit.id.decode(),
-        "treeId": commit.tree.decode(),
-        "parents": [parent.decode() for parent in commit.parents],
-        "message": commit.message.decode("utf-8", "replace"),
-        "author": _user(commit.author, commit.author_time, commit.author_timezone),
-        "committer": _user(commit.committer, commit.commit_time, commit.commit_timezone),
-        "additionalData": "",
-    }
-
-
-def _user(identity: bytes, seconds: int, offset: int) -> dict:
-    """Name, email and date ("<epoch seconds> <+hhmm>") as CodeCommit reports a commit's people."""
-    text = identity.decode("utf-8", "replace")
-    found = re.fullmatch(r"(.*?)\s*<([^>]*)>\s*", text)
-    name, email = found.groups() if found else (text, "")
-    return {"name": name, "email": email, "date": f"{seconds} {format_timezone(offset).decode()}"}
 
 
 def _join(folder: str, name: str) -> str:

@@ -131,6 +131,19 @@ class RepoStore:
         shutil.rmtree(doomed, ignore_errors=True)
         return metadata
 
+    def rename(self, old: str, new: str) -> None:
+        """Rename the repository: its folder, so its clone URL, and its name and ARN in the metadata.
+
+        Pipelines keep the name they were given, as on AWS: they no longer see the repository."""
+        first, second = sorted((old, new))
+        with self.lock(first), self.lock(second):
+            self.get(old)
+            if self.path(new).exists():
+                raise AwsError("RepositoryNameExistsException", f"Repository named {new} already exists")
+            os.rename(self.path(old), self.path(new))
+            arn = f"arn:aws:codecommit:{self.region}:{self.account}:{new}"
+            self.update(new, repositoryName=new, Arn=arn)
+
     def update(self, name: str, **fields) -> dict:
         """Change metadata fields (description, tags, ...; None removes one) and stamp lastModifiedDate."""
         with self.lock(name):
