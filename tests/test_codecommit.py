@@ -638,3 +638,54 @@ def test_get_folder_lists_the_root_for_empty_and_slash(cc, endpoint, repo):
         "treeId",
     }
     assert set(shown["files"][0]) == {"absolutePath", "blobId", "fileMode", "relativePath"}
+
+
+def test_repository_triggers_are_checked_kept_and_tested(cc, endpoint, repo):
+    name, _ = repo
+    topic = f"arn:aws:sns:{config.REGION}:111122223333:topic"
+    trigger = {"name": "notify", "destinationArn": topic, "branches": ["main"], "events": ["all"]}
+    assert cc.get_repository_triggers(repositoryName=name)["triggers"] == []
+    put = cc.put_repository_triggers(repositoryName=name, triggers=[trigger])
+    got = cc.get_repository_triggers(repositoryName=name)
+    assert got["configurationId"] == put["configurationId"]
+    assert got["triggers"] == [{**trigger, "customData": ""}]
+    assert "triggers" not in cc.get_repository(repositoryName=name)["repositoryMetadata"]
+    bad = {
+        "InvalidRepositoryTriggerEventsException": {"events": ["all", "createReference"]},
+        "InvalidRepositoryTriggerDestinationArnException": {"destinationArn": "arn:aws:s3:::bucket"},
+        "InvalidRepositoryTriggerRegionException": {
+            "destinationArn": topic.replace(config.REGION, "xx-west-9")
+        },
+        "InvalidRepositoryTriggerBranchNameException": {"branches": ["bad..name"]},
+        "MaximumBranchesExceededException": {"branches": [f"b{n}" for n in range(11)]},
+        "InvalidRepositoryTriggerCustomDataException": {"customData": "x" * 1001},
+    }
+    for code, change in bad.items():
+        assert (
+            error_code(cc.put_repository_triggers, repositoryName=name, triggers=[{**trigger, **change}])
+            == code
+        )
+    too_many = [{**trigger, "name": f"t{n}"} for n in range(11)]
+    assert error_code(cc.put_repository_triggers, repositoryName=name, triggers=too_many) == (
+        "MaximumRepositoryTriggersExceededException"
+    )
+    # Kept, never delivered locally: the test reports that honestly, in AWS's shape.
+    tested = cc.test_repository_triggers(repositoryName=name, triggers=[trigger])
+    assert tested["successfulExecutions"] == []
+    assert tested["failedExecutions"][0]["trigger"] == "notify"
+    assert "does not deliver" in tested["failedExecutions"][0]["failureMessage"]
+    # The CLI examples' commands: the documented shapes.
+    shown = cli_json(
+        endpoint,
+        "test-repository-triggers",
+        "--repository-name",
+        name,
+        "--triggers",
+        f"name=MyFirstTrigger,destinationArn={topic},branches=main,events=all",
+    )
+    assert set(shown) == {"successfulExecutions", "failedExecutions"}
+    shown = cli_json(endpoint, "get-repository-triggers", "--repository-name", name)
+    assert set(shown) == {"configurationId", "triggers"}
+    assert set(shown["triggers"][0]) == {"destinationArn", "branches", "name", "customData", "events"}
+    cc.put_repository_triggers(repositoryName=name, triggers=[])
+    assert cc.get_repository_triggers(repositoryName=name)["triggers"] == []

@@ -27,6 +27,7 @@ from .params import (
     repo_path,
     required,
 )
+from .repotriggers import RepositoryTriggers
 from .store import BRANCH_PREFIX, RepoStore, check_name
 from .tree import FILE_MODES, TreeEdit, changed_entries, mode_name, tree_entry
 
@@ -36,7 +37,7 @@ MAX_BATCH_NAMES = 100
 DIFFERENCES_PAGE = 100
 
 
-class CodeCommitService(CommitHistory, JsonService):
+class CodeCommitService(CommitHistory, RepositoryTriggers, JsonService):
     target_prefix = "CodeCommit_20150413"
     signing_name = "codecommit"
 
@@ -124,7 +125,8 @@ class CodeCommitService(CommitHistory, JsonService):
 
     def _metadata(self, metadata: dict) -> dict:
         url = self.clone_url(metadata["repositoryName"])
-        shown = {key: value for key, value in metadata.items() if key != "tags"}
+        hidden = ("tags", "triggers", "triggersConfigurationId")
+        shown = {key: value for key, value in metadata.items() if key not in hidden}
         return {**shown, "cloneUrlHttp": url, "cloneUrlSsh": url}
 
     # -- tags ----------------------------------------------------------------------------------------
