@@ -482,3 +482,28 @@ def test_a_tag_filter_runs_the_tagged_commit(kit, work, connection_arn):
     _, artifact = kit.source_output(run["pipelineExecutionId"])
     assert artifact.read("app.txt") == b"1.0\n"
     assert kit.revision(run["pipelineExecutionId"]) == tagged
+
+
+def test_a_file_deleted_through_the_api_starts_a_run(kit):
+    kit.create(approval_stage())
+    codecommit = kit.endpoint.client("codecommit")
+    tip = codecommit.get_branch(repositoryName=kit.repository, branchName="main")["branch"]["commitId"]
+    path = codecommit.get_folder(repositoryName=kit.repository, folderPath="/")["files"][0]["absolutePath"]
+    deleted = codecommit.delete_file(
+        repositoryName=kit.repository, branchName="main", filePath=path, parentCommitId=tip
+    )
+    run = kit.expect_runs(2)[-1]
+    assert kit.revision(run["pipelineExecutionId"]) == deleted["commitId"]
+
+
+def test_a_renamed_repository_no_longer_starts_the_pipeline_of_its_old_name(kit, unique):
+    kit.create(approval_stage())
+    codecommit = kit.endpoint.client("codecommit")
+    renamed = f"renamed-{unique}"
+    codecommit.update_repository_name(oldName=kit.repository, newName=renamed)
+    tip = codecommit.get_branch(repositoryName=renamed, branchName="main")["branch"]["commitId"]
+    codecommit.put_file(
+        repositoryName=renamed, branchName="main", fileContent=b"x\n", filePath="x.txt", parentCommitId=tip
+    )
+    kit.expect_runs(1)
+    codecommit.update_repository_name(oldName=renamed, newName=kit.repository)  # for the fixture's teardown
