@@ -218,3 +218,14 @@ def test_malformed_buildspecs(text, line, reason):
     assert caught.value.line == line
     assert reason in caught.value.reason
     assert caught.value.filename == "buildspec.yml"
+
+
+def test_a_batch_only_buildspec_says_batch_builds_need_startbuildbatch():
+    text = "version: 0.2\nbatch:\n  build-list:\n    - identifier: linux\n      buildspec: linux.yml\n"
+    with pytest.raises(BuildspecError) as caught:
+        load(text)
+    assert caught.value.line == 2
+    message = str(caught.value)
+    assert "batch buildspec" in message and "StartBuildBatch" in message
+    assert "does not run" in message and "LAB_BACKEND=aws" in message
+    assert "phases is required" not in message

@@ -2,7 +2,8 @@
 
 Errors name the file, the 1-based line and the setting at fault, the way a learner needs to fix
 them: ``buildspec.yml line 7: phases.build.commands must be a list of strings``.
-Sections the local runner does not use (reports, cache, batch, proxy) are accepted and ignored.
+Sections the local runner does not use (reports, cache, batch, proxy) are accepted and ignored; a
+buildspec with batch and no phases is refused: batch builds need StartBuildBatch, which is not run here.
 """
 
 import re
@@ -20,6 +21,11 @@ DEFAULT_RETRIES = 3
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _TRUE = {"yes", "true", "on"}
 _FALSE = {"no", "false", "off"}
+BATCH_REFUSAL = (
+    "batch: this is a batch buildspec (build-list, build-matrix or build-graph). Batch builds need "
+    "StartBuildBatch, which the local endpoint does not run; use LAB_BACKEND=aws for batch builds, or give "
+    "the buildspec phases to run it as one build with StartBuild"
+)
 _IGNORED_SECTIONS = {"reports", "cache", "batch", "proxy"}
 _TOP_KEYS = {"version", "run-as", "env", "environment_variables", "phases", "artifacts", *_IGNORED_SECTIONS}
 _ENV_KEYS = {
@@ -133,6 +139,8 @@ class _Parser:
         version = self.string(version_node, "version")
         if version not in VERSIONS:
             self.fail(version_node, f"version must be 0.2 (or the legacy 0.1), not {version!r}")
+        if "phases" not in top and "batch" in top:
+            self.fail(top["batch"][0], BATCH_REFUSAL)
         if "phases" not in top:
             self.fail(root, "phases is required")
         env = Env()
