@@ -842,3 +842,15 @@ def test_run_as_the_builds_own_user_is_honoured(build):
     assert result.build_status == "SUCCEEDED"
     assert (build.src / "who").read_text().strip() == me
     assert f"run-as: running as {me}" in build.text
+
+
+def test_a_yaml_error_is_the_failure_message_and_in_the_log(build):
+    result = build.run("version: 0.2\nphases:\n  build:\n    commands:\n      - echo {{name}}\n     - x\n")
+    context = phase(result, "DOWNLOAD_SOURCE")["contexts"][0]
+    assert context["statusCode"] == "YAML_FILE_ERROR"
+    assert context["message"].startswith("buildspec.yml line 6, column 6: this is not valid YAML. ")
+    assert (
+        "{{placeholder}}" in context["message"]
+        and "(PyYAML: while parsing a block mapping" in context["message"]
+    )
+    assert f"Phase context status code: YAML_FILE_ERROR Message: {context['message']}" in build.text

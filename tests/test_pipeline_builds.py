@@ -97,7 +97,7 @@ def test_a_malformed_buildspec_gives_file_line_and_reason(kit):
         {"name": "Build", "actions": [build_action("Build", project(kit, "broken", broken))]}
     )
     message = failure(kit, execution)
-    assert "inline buildspec line 5: mapping values are not allowed here" in message
+    assert "inline buildspec line 5, column 13: this is not valid YAML. A value holds" in message
 
 
 def test_a_failing_command_reports_its_exit_code(kit):
