@@ -2,6 +2,7 @@
 
 import json
 import os
+import pwd
 import select
 import shutil
 import threading
@@ -816,3 +817,40 @@ def test_sample_009_env_variables_and_action_overrides(build):
     assert "Locally_Set_Environment" in build.lines
     assert "from the pipeline action" in build.lines
     assert "Put build commands here" in build.lines
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "where"),
+    [
+        ("run-as: nobody-else\n", "", "run-as"),
+        ("", "    run-as: nobody-else\n", "phases.build.run-as"),
+    ],
+)
+def test_run_as_another_user_is_refused_saying_what_to_do(build, before, after, where):
+    result = build.run(build_phase("touch ran", before=before, after=after))
+    context = phase(result, "DOWNLOAD_SOURCE")["contexts"][0]
+    assert result.build_status == "FAILED" and context["statusCode"] == "YAML_FILE_ERROR"
+    assert context["message"].startswith(f"{where}: nobody-else: the local endpoint runs every build as ")
+    assert "remove run-as" in context["message"] and "LAB_BACKEND=aws" in context["message"]
+    assert any(context["message"] in line for line in build.lines)
+    assert not (build.src / "ran").exists()
+
+
+def test_run_as_the_builds_own_user_is_honoured(build):
+    me = pwd.getpwuid(os.getuid()).pw_name  # no sandbox wrapper here: the build runs as this user
+    result = build.run(build_phase("whoami > who", before=f"run-as: {me}\n", after=f"    run-as: {me}\n"))
+    assert result.build_status == "SUCCEEDED"
+    assert (build.src / "who").read_text().strip() == me
+    assert f"run-as: running as {me}" in build.text
+
+
+def test_a_yaml_error_is_the_failure_message_and_in_the_log(build):
+    result = build.run("version: 0.2\nphases:\n  build:\n    commands:\n      - echo {{name}}\n     - x\n")
+    context = phase(result, "DOWNLOAD_SOURCE")["contexts"][0]
+    assert context["statusCode"] == "YAML_FILE_ERROR"
+    assert context["message"].startswith("buildspec.yml line 6, column 6: this is not valid YAML. ")
+    assert (
+        "{{placeholder}}" in context["message"]
+        and "(PyYAML: while parsing a block mapping" in context["message"]
+    )
+    assert f"Phase context status code: YAML_FILE_ERROR Message: {context['message']}" in build.text

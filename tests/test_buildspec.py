@@ -218,3 +218,39 @@ def test_malformed_buildspecs(text, line, reason):
     assert caught.value.line == line
     assert reason in caught.value.reason
     assert caught.value.filename == "buildspec.yml"
+
+
+def test_a_batch_only_buildspec_says_batch_builds_need_startbuildbatch():
+    text = "version: 0.2\nbatch:\n  build-list:\n    - identifier: linux\n      buildspec: linux.yml\n"
+    with pytest.raises(BuildspecError) as caught:
+        load(text)
+    assert caught.value.line == 2
+    message = str(caught.value)
+    assert "batch buildspec" in message and "StartBuildBatch" in message
+    assert "does not run" in message and "LAB_BACKEND=aws" in message
+    assert "phases is required" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "hint"),
+    [
+        (
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - echo {{name}}\n     - x\n",
+            "line 6, column 6",
+            "{{placeholder}} templates: render them",
+        ),
+        (
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - echo a\n     - x\n",
+            "line 6, column 6",
+            "indented like the lines of the same block",
+        ),
+    ],
+)
+def test_yaml_errors_give_line_column_and_a_hint_then_pyyamls_words(text, where, hint):
+    with pytest.raises(BuildspecError) as caught:
+        load(text)
+    message = str(caught.value)
+    assert message.startswith(f"buildspec.yml {where}: this is not valid YAML. ")
+    assert hint in message
+    assert "(PyYAML: while parsing a block mapping, expected <block end>" in message
+    assert caught.value.line == 6 and caught.value.column == 6

@@ -97,7 +97,7 @@ def test_a_malformed_buildspec_gives_file_line_and_reason(kit):
         {"name": "Build", "actions": [build_action("Build", project(kit, "broken", broken))]}
     )
     message = failure(kit, execution)
-    assert "inline buildspec line 5: mapping values are not allowed here" in message
+    assert "inline buildspec line 5, column 13: this is not valid YAML. A value holds" in message
 
 
 def test_a_failing_command_reports_its_exit_code(kit):
@@ -134,3 +134,35 @@ def test_a_source_zip_that_escapes_its_folder_is_refused(kit):
         "Amazon S3 version id: "
     )
     assert json.dumps(source["output"]["outputVariables"]).count("VersionId") == 1
+
+
+def test_a_pipeline_build_knows_the_commit_and_gets_codebuilds_variables(kit):
+    names = (
+        "AWS_DEFAULT_REGION AWS_REGION CODEBUILD_BUILD_ARN CODEBUILD_BUILD_ID CODEBUILD_BUILD_IMAGE "
+        "CODEBUILD_BUILD_NUMBER CODEBUILD_BUILD_SUCCEEDING CODEBUILD_INITIATOR CODEBUILD_KMS_KEY_ID "
+        "CODEBUILD_LOG_PATH CODEBUILD_PROJECT_ARN CODEBUILD_RESOLVED_SOURCE_VERSION "
+        "CODEBUILD_SOURCE_REPO_URL "
+        "CODEBUILD_SOURCE_VERSION CODEBUILD_SRC_DIR CODEBUILD_START_TIME"
+    ).split()
+    spec = (
+        "version: 0.2\n"
+        "env:\n  exported-variables: [SEEN, RESOLVED, INITIATOR, SOURCE, PROJECT]\n"
+        "phases:\n  build:\n    commands:\n"
+        "      - export SEEN=\"$(env | cut -d= -f1 | grep -E '^(CODEBUILD_|AWS_(DEFAULT_)?REGION$)' | sort"
+        " | tr '\\n' ' ')\"\n"
+        "      - export RESOLVED=$CODEBUILD_RESOLVED_SOURCE_VERSION INITIATOR=$CODEBUILD_INITIATOR\n"
+        "      - export SOURCE=$CODEBUILD_SOURCE_VERSION PROJECT=$CODEBUILD_PROJECT_ARN\n"
+    )
+    name = project(kit, "variables", spec)
+    execution = kit.create({"name": "Build", "actions": [build_action("Build", name)]})
+    assert kit.wait_status(execution, "Succeeded", "Failed") == "Succeeded"
+    commit = kit.execution(execution)["artifactRevisions"][0]["revisionId"]
+    action = next(d for d in kit.actions(execution) if d["stageName"] == "Build")
+    build_id = action["output"]["executionResult"]["externalExecutionId"]
+    build = kit.endpoint.client("codebuild").batch_get_builds(ids=[build_id])["builds"][0]
+    exported = {v["name"]: v["value"] for v in build["exportedEnvironmentVariables"]}
+    assert build["resolvedSourceVersion"] == commit == exported["RESOLVED"]
+    assert build["sourceVersion"].startswith("arn:aws:s3:::") and exported["SOURCE"] == build["sourceVersion"]
+    assert exported["INITIATOR"] == f"codepipeline/{kit.pipeline}"
+    assert exported["PROJECT"] == f"arn:aws:codebuild:{config.REGION}:{config.ACCOUNT}:project/{name}"
+    assert exported["SEEN"].split() == sorted(names)

@@ -2,7 +2,8 @@
 
 Errors name the file, the 1-based line and the setting at fault, the way a learner needs to fix
 them: ``buildspec.yml line 7: phases.build.commands must be a list of strings``.
-Sections the local runner does not use (reports, cache, batch, proxy) are accepted and ignored.
+Sections the local runner does not use (reports, cache, batch, proxy) are accepted and ignored; a
+buildspec with batch and no phases is refused: batch builds need StartBuildBatch, which is not run here.
 """
 
 import re
@@ -20,6 +21,11 @@ DEFAULT_RETRIES = 3
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _TRUE = {"yes", "true", "on"}
 _FALSE = {"no", "false", "off"}
+BATCH_REFUSAL = (
+    "batch: this is a batch buildspec (build-list, build-matrix or build-graph). Batch builds need "
+    "StartBuildBatch, which the local endpoint does not run; use LAB_BACKEND=aws for batch builds, or give "
+    "the buildspec phases to run it as one build with StartBuild"
+)
 _IGNORED_SECTIONS = {"reports", "cache", "batch", "proxy"}
 _TOP_KEYS = {"version", "run-as", "env", "environment_variables", "phases", "artifacts", *_IGNORED_SECTIONS}
 _ENV_KEYS = {
@@ -45,10 +51,12 @@ _ARTIFACT_KEYS = {
 class BuildspecError(ValueError):
     """A buildspec that CodeBuild would refuse; str() reads '<filename> line <n>: <reason>'."""
 
-    def __init__(self, filename: str, line: int, reason: str):
-        super().__init__(f"{filename} line {line}: {reason}")
+    def __init__(self, filename: str, line: int, reason: str, column: int | None = None):
+        where = f"line {line}" if column is None else f"line {line}, column {column}"
+        super().__init__(f"{filename} {where}: {reason}")
         self.filename = filename
         self.line = line
+        self.column = column
         self.reason = reason
 
 
@@ -106,13 +114,34 @@ def load(text: str, filename: str = "buildspec.yml") -> Buildspec:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        reason = ", ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
-        raise BuildspecError(filename, mark.line + 1 if mark else 1, reason) from exc
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        detail = ", ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
+        reason = f"this is not valid YAML. {_yaml_hint(text, exc)} (PyYAML: {detail})"
+        raise BuildspecError(filename, line, reason, column) from exc
     except yaml.YAMLError as exc:
         raise BuildspecError(filename, 1, f"invalid YAML: {exc}") from exc
     if root is None:
         raise BuildspecError(filename, 1, "the buildspec is empty; it needs at least version and phases")
     return _Parser(filename).buildspec(root)
+
+
+def _yaml_hint(text: str, error: yaml.MarkedYAMLError) -> str:
+    """What a learner can do about a YAML error, in plain words."""
+    problem = error.problem or ""
+    if "{{" in text:
+        return (
+            "The text still holds {{placeholder}} templates: render them (fill in the values) before "
+            "using the buildspec."
+        )
+    if "\t" in text and "tab" in problem:
+        return "YAML indents with spaces only: replace the tab characters with spaces."
+    if "mapping values are not allowed" in problem:
+        return "A value holds ': ' (colon and space): put quotes around it, or check the indentation above."
+    if "expected <block end>" in problem or "expected <block" in (error.context or "") + problem:
+        return "Check that this line is indented like the lines of the same block above it."
+    if "found character" in problem or "found unexpected" in problem:
+        return "A value starts with a character YAML reserves (such as @, ` or %): put quotes around it."
+    return "Check the quoting and indentation at this place and just above it."
 
 
 class _Parser:
@@ -133,6 +162,8 @@ class _Parser:
         version = self.string(version_node, "version")
         if version not in VERSIONS:
             self.fail(version_node, f"version must be 0.2 (or the legacy 0.1), not {version!r}")
+        if "phases" not in top and "batch" in top:
+            self.fail(top["batch"][0], BATCH_REFUSAL)
         if "phases" not in top:
             self.fail(root, "phases is required")
         env = Env()

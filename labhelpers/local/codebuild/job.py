@@ -89,6 +89,7 @@ class Plan:
     timeout_seconds: int
     log_group: str | None  # None: CloudWatch Logs disabled
     log_stream: str | None
+    source_revision: str | None = None  # a pipeline build's: the primary input's source revision
 
 
 class _BuildFailure(Exception):
@@ -148,7 +149,7 @@ class BuildJob:
                 folder = self.work / ("src" if source.identifier == PRIMARY else f"src_{source.identifier}")
                 versions[source.identifier] = self.fetch(source, folder)
                 folders[source.identifier] = folder
-            resolved = versions[PRIMARY]
+            resolved = versions[PRIMARY] or self.plan.source_revision
             env = self.environment(folders[PRIMARY], resolved)
         except _BuildFailure as failure:
             return self.setup_failed(failure)
@@ -424,6 +425,7 @@ def _codebuild_variables(build: dict, resolved: str | None, log_stream: str | No
         "CODEBUILD_INITIATOR": build["initiator"],
         "CODEBUILD_KMS_KEY_ID": build["encryptionKey"],
         "CODEBUILD_LOG_PATH": log_stream or "",
+        "CODEBUILD_PROJECT_ARN": build["arn"].replace(":build/", ":project/").rpartition(":")[0],
         "CODEBUILD_SOURCE_REPO_URL": build["source"].get("location", ""),
         "CODEBUILD_SOURCE_VERSION": build.get("sourceVersion", ""),
     }

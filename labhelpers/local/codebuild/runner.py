@@ -11,6 +11,7 @@ credentials) and is killed as a whole process group on timeout or stop.
 
 import os
 import posixpath
+import pwd
 import queue
 import re
 import secrets
@@ -469,6 +470,7 @@ class _Build:
         self.spec = self.spec or self.load_spec()
         for warning in self.spec.warnings:
             self.log(warning)
+        self.check_run_as()
         self.log("Processing environment variables")
         self.check_secret_values()
         runtimes = self.spec.phases.get("install", Phase()).runtime_versions
@@ -506,6 +508,28 @@ class _Build:
             return load_buildspec(text, filename)
         except BuildspecError as exc:
             raise _PhaseFailed("YAML_FILE_ERROR", str(exc)) from exc
+
+    def build_user(self) -> str:
+        """Who the build's shell is: root in the sandbox (its user namespace maps us to root), else us."""
+        return "root" if self.wrapper else pwd.getpwuid(os.getuid()).pw_name
+
+    def check_run_as(self) -> None:
+        """run-as is honoured when it names the build's own user; the sandbox cannot switch to another."""
+        wanted = [("run-as", self.spec.run_as)] + [
+            (f"phases.{name}.run-as", phase.run_as) for name, phase in self.spec.phases.items()
+        ]
+        user = self.build_user()
+        for where, name in wanted:
+            if name is None:
+                continue
+            if name != user:
+                raise _PhaseFailed(
+                    "YAML_FILE_ERROR",
+                    f"{where}: {name}: the local endpoint runs every build as {user} and cannot switch to "
+                    f"another Linux user; remove run-as (or set it to {user}), or use LAB_BACKEND=aws to "
+                    f"run the build as {name}",
+                )
+            self.log(f"{where}: running as {user}")
 
     def check_secret_values(self) -> None:
         """Parameter Store and Secrets Manager values come resolved in `env`; a missing one fails here."""

@@ -186,13 +186,16 @@ class CodeBuildService(JsonService):
         environment_variables: list[dict] | None = None,
         initiator: str,
         timeout_seconds: int | None = None,
+        source_revision: str | None = None,
     ) -> str:
         """Start a build for a CodeBuild action and return its id at once.
 
         `sources` and `outputs` are (artifact name, {"bucket", "key"}) zips in the artifact store; `primary`
         names the input that becomes CODEBUILD_SRC_DIR (the others are CODEBUILD_SRC_DIR_<name>). One output
         takes the buildspec's primary artifacts; several take the secondary artifacts named like them.
-        `environment_variables` are the action's (StartBuild overrides). `timeout_seconds` replaces the
+        `environment_variables` are the action's (StartBuild overrides). `source_revision` is the primary
+        input's source revision as CodePipeline has it (a commit id, an S3 version id): the build's
+        resolvedSourceVersion and CODEBUILD_RESOLVED_SOURCE_VERSION, as on AWS. `timeout_seconds` replaces the
         project's timeout at a granularity StartBuild does not offer (for tests and demos).
         Raises AwsError (ResourceNotFoundException, InvalidInputException) if the build cannot start.
         """
@@ -238,6 +241,7 @@ class CodeBuildService(JsonService):
             targets=targets,
             variables=variables,
             timeout_seconds=timeout_seconds or build["timeoutInMinutes"] * 60,
+            source_revision=source_revision,
             **_log_place(build),
         )
         return self._launch(plan, build, request=None)["id"]

@@ -49,6 +49,7 @@ class ActionContext:
     client: Callable  # client(service) -> boto3 client into the endpoint
     report: Callable[..., None]  # report(external_id=..., external_url=..., summary=...) while running
     services: dict  # our in-process services the providers hand work to (builds, deployments, repos)
+    revisions: dict[str, str] = field(default_factory=dict)  # input artifact name -> its source revision id
 
     @property
     def output_names(self) -> list[str]:

@@ -334,6 +334,11 @@ class Engine:
             configuration = resolve(action.get("configuration", {}), execution)
             run.input["resolvedConfiguration"] = configuration
             inputs = dict(self._inputs(execution, action))
+            revisions = {
+                item["name"]: item["revisionId"]
+                for item in execution.artifact_revisions
+                if item["name"] in inputs and item.get("revisionId")
+            }
         if _type_key(action) == APPROVAL:
             self._await_approval(execution, run, action, configuration)
             return None
@@ -365,6 +370,7 @@ class Engine:
             client=lambda service: self.client(service, region),
             report=lambda **fields: self._report(execution, run, **fields),
             services=self.services,
+            revisions=revisions,
         )
         return functools.partial(self._complete, execution, run, action, provider(context))
 

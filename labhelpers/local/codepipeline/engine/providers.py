@@ -40,6 +40,7 @@ def codebuild(ctx: ActionContext) -> Outcome:
             outputs=outputs,
             environment_variables=variables,
             initiator=f"codepipeline/{ctx.pipeline}",
+            source_revision=ctx.revisions.get(primary),
         )
     except AwsError as error:
         raise ActionFailed(
