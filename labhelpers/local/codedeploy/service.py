@@ -113,10 +113,12 @@ class CodeDeployService(ApplicationOperations, RevisionOperations, JsonService):
         revision: dict,
         *,
         region: str,
-        creator: str = "CodePipeline",
+        creator: str = "user",
         description: str | None = None,
     ) -> str:
-        """Start a deployment as CreateDeployment does (raising AwsError as it would); its id."""
+        """Start a deployment as CreateDeployment does (raising AwsError as it would); its id. CodePipeline
+        calls CreateDeployment as its service role, so CodeDeploy's creator is "user" (DeploymentCreator
+        has no CodePipeline value)."""
         params = {"applicationName": application, "deploymentGroupName": group, "revision": revision}
         if description is not None:
             params["description"] = description
