@@ -602,7 +602,7 @@ def test_the_engine_api_starts_and_waits_in_process(lab, endpoint, tmp_path):
     revision = lab.revision(files)
     deployment = service.start_deployment(lab.application, group, revision, region=config.REGION)
     info = service.wait(deployment, timeout=60)
-    assert info["status"] == "Succeeded" and info["creator"] == "user"  # DeploymentCreator has no CodePipeline
+    assert info["status"] == "Succeeded" and info["creator"] == "user"  # no CodePipeline creator in AWS
     assert service.instance_ids(deployment) == [instance]
     assert service.page_url(instance) == f"{endpoint.url}/_lab/instances/{instance}/"
     record = json.loads((tmp_path / "home/state/codedeploy/deployments" / f"{deployment}.json").read_text())
