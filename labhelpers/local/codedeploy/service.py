@@ -160,6 +160,8 @@ class CodeDeployService(ApplicationOperations, RevisionOperations, JsonService):
             raise AwsError("DeploymentIdRequiredException", "At least one deployment ID is required.")
         if len(ids) > MAX_BATCH_DEPLOYMENTS:
             raise batch_limit(MAX_BATCH_DEPLOYMENTS)
+        for deployment_id in ids:
+            _check_deployment_id(deployment_id)
         region = request_region()
         with self._cond:
             found = [self._records.get(i) for i in ids]
@@ -454,6 +456,7 @@ class CodeDeployService(ApplicationOperations, RevisionOperations, JsonService):
         deployment_id = params.get("deploymentId")
         if not deployment_id:
             raise AwsError("DeploymentIdRequiredException", "The deployment ID is required.")
+        _check_deployment_id(deployment_id)
         record = self._records.get(deployment_id)
         if record is None or record["region"] != request_region():
             raise _no_deployment(deployment_id)
@@ -513,6 +516,20 @@ def _new_deployment_id(taken) -> str:
         deployment_id = "d-" + "".join(secrets.choice(_ID_CHARACTERS) for _ in range(9))
         if deployment_id not in taken:
             return deployment_id
+
+
+def _check_deployment_id(deployment_id) -> None:
+    """A deployment id is d- and 9 upper-case letters or digits, as CodeDeploy makes them."""
+    if not (
+        isinstance(deployment_id, str)
+        and len(deployment_id) == 11
+        and deployment_id.startswith("d-")
+        and all(c in _ID_CHARACTERS for c in deployment_id[2:])
+    ):
+        raise AwsError(
+            "InvalidDeploymentIdException",
+            f"Specified deploymentId is not in the valid format: {deployment_id}",
+        )
 
 
 def _no_deployment(deployment_id: str) -> AwsError:
