@@ -30,9 +30,10 @@ def test_creation_starts_a_run_that_goes_through_the_stages(kit):
     source = next(a for a in kit.actions(first) if a["stageName"] == "Source")
     approve = next(a for a in kit.actions(first) if a["stageName"] == "Approve")
     assert (approve["output"]["outputArtifacts"], approve["output"]["outputVariables"]) == ([], {})
-    assert source["output"]["outputVariables"]["CommitId"] == source["output"]["executionResult"][
-        "externalExecutionId"
-    ]
+    assert (
+        source["output"]["outputVariables"]["CommitId"]
+        == source["output"]["executionResult"]["externalExecutionId"]
+    )
     source_state = kit.stage_state("Source")["actionStates"][0]
     assert source_state["revisionUrl"] == source["output"]["executionResult"]["externalExecutionUrl"]
     location = source["output"]["outputArtifacts"][0]["s3location"]
