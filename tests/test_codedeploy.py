@@ -521,6 +521,33 @@ def test_requests_codedeploy_refuses(lab, endpoint):
     assert error_of(elsewhere.get_deployment, deploymentId=deployment)[0] == "DeploymentDoesNotExistException"
 
 
+def test_a_malformed_deployment_id_is_invalid_and_a_well_formed_unknown_one_does_not_exist(lab):
+    """A deployment id is d- and 9 upper-case letters or digits; anything else is InvalidDeploymentId."""
+    cd = lab.cd
+    for bad in ("nope", "d-abc123def", "d-ABC123DEF0", "d-ABC12"):
+        with pytest.raises(ClientError) as caught:
+            cd.get_deployment(deploymentId=bad)
+        error = caught.value.response
+        assert error["Error"]["Code"] == "InvalidDeploymentIdException"
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert "deploymentId" in error["Error"]["Message"]
+    calls = [
+        (cd.stop_deployment, {}),
+        (cd.get_deployment_instance, {"instanceId": "i-0123456789abcdef0"}),
+        (cd.batch_get_deployment_instances, {"instanceIds": ["i-0123456789abcdef0"]}),
+        (cd.list_deployment_instances, {}),
+        (cd.list_deployment_targets, {}),
+        (cd.get_deployment_target, {"targetId": "i-0123456789abcdef0"}),
+        (cd.batch_get_deployment_targets, {"targetIds": ["i-0123456789abcdef0"]}),
+    ]
+    for call, extra in calls:
+        assert error_of(call, deploymentId="nope", **extra)[0] == "InvalidDeploymentIdException", call
+        unknown = error_of(call, deploymentId="d-NOTHERE00", **extra)[0]
+        assert unknown == "DeploymentDoesNotExistException", call
+    assert error_of(cd.batch_get_deployments, deploymentIds=["nope"])[0] == "InvalidDeploymentIdException"
+    assert cd.batch_get_deployments(deploymentIds=["d-NOTHERE00"])["deploymentsInfo"] == []
+
+
 def test_list_deployments_filters_and_pages(lab):
     group, _ = lab.group(instances=0)
     revision = lab.revision({"appspec.yml": appspec(), "index.html": "x\n"})
@@ -602,7 +629,7 @@ def test_the_engine_api_starts_and_waits_in_process(lab, endpoint, tmp_path):
     revision = lab.revision(files)
     deployment = service.start_deployment(lab.application, group, revision, region=config.REGION)
     info = service.wait(deployment, timeout=60)
-    assert info["status"] == "Succeeded" and info["creator"] == "CodePipeline"
+    assert info["status"] == "Succeeded" and info["creator"] == "user"  # no CodePipeline creator in AWS
     assert service.instance_ids(deployment) == [instance]
     assert service.page_url(instance) == f"{endpoint.url}/_lab/instances/{instance}/"
     record = json.loads((tmp_path / "home/state/codedeploy/deployments" / f"{deployment}.json").read_text())

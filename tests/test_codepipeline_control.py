@@ -364,6 +364,7 @@ def test_get_action_type(cp):
     build = cp.get_action_type(category="Build", owner="AWS", provider="CodeBuild", version="1")["actionType"]
     assert build["id"] == {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"}
     assert build["inputArtifactDetails"] == {"minimumCount": 1, "maximumCount": 5}
+    assert build["executor"]["type"] == "JobWorker"  # ExecutorType: JobWorker | Lambda
     project = next(p for p in build["properties"] if p["name"] == "ProjectName")
     assert project["optional"] is False
     missing = error_of(cp.get_action_type, category="Build", owner="AWS", provider="Nope", version="1")

@@ -20,13 +20,22 @@ def kit(endpoint, unique):
 
 def test_creation_starts_a_run_that_goes_through_the_stages(kit):
     first = kit.create(approval_stage())
-    assert kit.execution(first)["trigger"]["triggerType"] == "CreatePipeline"
+    caller = kit.endpoint.client("sts").get_caller_identity()["Arn"]
+    assert kit.execution(first)["trigger"] == {"triggerType": "CreatePipeline", "triggerDetail": caller}
     token = kit.approval_token("Approve", first)
     states = {s["stageName"]: s.get("latestExecution", {}).get("status") for s in kit.state()["stageStates"]}
     assert states == {"Source": "Succeeded", "Approve": "InProgress"}
     kit.answer("Approve", token)
     assert kit.wait_status(first, "Succeeded", "Failed") == "Succeeded"
     source = next(a for a in kit.actions(first) if a["stageName"] == "Source")
+    approve = next(a for a in kit.actions(first) if a["stageName"] == "Approve")
+    assert (approve["output"]["outputArtifacts"], approve["output"]["outputVariables"]) == ([], {})
+    assert (
+        source["output"]["outputVariables"]["CommitId"]
+        == source["output"]["executionResult"]["externalExecutionId"]
+    )
+    source_state = kit.stage_state("Source")["actionStates"][0]
+    assert source_state["revisionUrl"] == source["output"]["executionResult"]["externalExecutionUrl"]
     location = source["output"]["outputArtifacts"][0]["s3location"]
     assert location["bucket"] == kit.bucket
     assert (
@@ -135,6 +144,8 @@ def test_stop_and_wait_then_abandon(kit):
         pipelineName=kit.pipeline, pipelineExecutionId=first, reason="stop for a fix"
     )
     assert kit.status(first) == "Stopping", "stop and wait lets the approval run on"
+    assert kit.stage_state("Approve")["latestExecution"]["status"] == "Stopping"
+    assert kit.stage_state("Approve")["actionStates"][0]["latestExecution"]["status"] == "InProgress"
     with pytest.raises(ClientError) as twice:
         kit.codepipeline.stop_pipeline_execution(pipelineName=kit.pipeline, pipelineExecutionId=first)
     assert twice.value.response["Error"]["Code"] == "DuplicatedStopRequestException"
@@ -148,6 +159,20 @@ def test_stop_and_wait_then_abandon(kit):
     with pytest.raises(ClientError) as finished:
         kit.codepipeline.stop_pipeline_execution(pipelineName=kit.pipeline, pipelineExecutionId=first)
     assert finished.value.response["Error"]["Code"] == "PipelineExecutionNotStoppableException"
+
+
+def test_stop_and_wait_shows_stopping_until_the_action_ends_then_stopped(kit):
+    first = kit.create(approval_stage())
+    token = kit.approval_token("Approve", first)
+    kit.codepipeline.stop_pipeline_execution(pipelineName=kit.pipeline, pipelineExecutionId=first)
+    assert kit.stage_state("Approve")["latestExecution"]["status"] == "Stopping"
+    kit.answer("Approve", token)
+    assert kit.wait_status(first, "Stopped", "Succeeded") == "Stopped"
+    stage = kit.stage_state("Approve")
+    assert stage["latestExecution"]["status"] == "Stopped"
+    assert stage["actionStates"][0]["latestExecution"]["status"] == "Succeeded"
+    caller = kit.endpoint.client("sts").get_caller_identity()["Arn"]
+    assert stage["actionStates"][0]["latestExecution"]["lastUpdatedBy"] == caller
 
 
 def test_a_disabled_transition_holds_the_run_until_enabled(kit):

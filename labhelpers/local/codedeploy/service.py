@@ -113,10 +113,12 @@ class CodeDeployService(ApplicationOperations, RevisionOperations, JsonService):
         revision: dict,
         *,
         region: str,
-        creator: str = "CodePipeline",
+        creator: str = "user",
         description: str | None = None,
     ) -> str:
-        """Start a deployment as CreateDeployment does (raising AwsError as it would); its id."""
+        """Start a deployment as CreateDeployment does (raising AwsError as it would); its id. CodePipeline
+        calls CreateDeployment as its service role, so CodeDeploy's creator is "user" (DeploymentCreator
+        has no CodePipeline value)."""
         params = {"applicationName": application, "deploymentGroupName": group, "revision": revision}
         if description is not None:
             params["description"] = description
@@ -158,6 +160,8 @@ class CodeDeployService(ApplicationOperations, RevisionOperations, JsonService):
             raise AwsError("DeploymentIdRequiredException", "At least one deployment ID is required.")
         if len(ids) > MAX_BATCH_DEPLOYMENTS:
             raise batch_limit(MAX_BATCH_DEPLOYMENTS)
+        for deployment_id in ids:
+            _check_deployment_id(deployment_id)
         region = request_region()
         with self._cond:
             found = [self._records.get(i) for i in ids]
@@ -452,6 +456,7 @@ class CodeDeployService(ApplicationOperations, RevisionOperations, JsonService):
         deployment_id = params.get("deploymentId")
         if not deployment_id:
             raise AwsError("DeploymentIdRequiredException", "The deployment ID is required.")
+        _check_deployment_id(deployment_id)
         record = self._records.get(deployment_id)
         if record is None or record["region"] != request_region():
             raise _no_deployment(deployment_id)
@@ -511,6 +516,20 @@ def _new_deployment_id(taken) -> str:
         deployment_id = "d-" + "".join(secrets.choice(_ID_CHARACTERS) for _ in range(9))
         if deployment_id not in taken:
             return deployment_id
+
+
+def _check_deployment_id(deployment_id) -> None:
+    """A deployment id is d- and 9 upper-case letters or digits, as CodeDeploy makes them."""
+    if not (
+        isinstance(deployment_id, str)
+        and len(deployment_id) == 11
+        and deployment_id.startswith("d-")
+        and all(c in _ID_CHARACTERS for c in deployment_id[2:])
+    ):
+        raise AwsError(
+            "InvalidDeploymentIdException",
+            f"Specified deploymentId is not in the valid format: {deployment_id}",
+        )
 
 
 def _no_deployment(deployment_id: str) -> AwsError:

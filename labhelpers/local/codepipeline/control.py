@@ -342,7 +342,7 @@ def _declaration_of(action_type: actiontypes.ActionType) -> dict:
             "configuration": {
                 "jobWorkerExecutorConfiguration": {"pollingServicePrincipals": [SERVICE_PRINCIPAL]}
             },
-            "type": "JOB_WORKER",
+            "type": "JobWorker",
         },
         "id": listed["id"],
         "inputArtifactDetails": listed["inputArtifactDetails"],

@@ -261,8 +261,8 @@ class Engine:
                     return self._end_stage(execution, name, "Failed")
                 if "Abandoned" in statuses:
                     return self._end_stage(execution, name, "Stopped")
-        with self.cond:
-            return self._end_stage(execution, name, "Succeeded")
+        with self.cond:  # stop and wait: the last actions ran to their end, and the stage stops after them
+            return self._end_stage(execution, name, "Stopped" if execution.id in self.stops else "Succeeded")
 
     def _end_stage(self, execution: Execution, stage: str, status: str) -> bool:
         run = execution.stages[stage]
@@ -588,6 +588,9 @@ class Engine:
             if reason or execution.stop_trigger is None:  # escalating to abandon keeps the first reason
                 execution.stop_trigger = {"reason": reason} if reason else {}
             stamp = now()
+            for stage in execution.stages.values():  # StageExecutionStatus Stopping, until its actions end
+                if stage.status == "InProgress":
+                    stage.status, stage.last_update_time = "Stopping", stamp
             if abandon:
                 for run in execution.actions:
                     if run.status == "InProgress":

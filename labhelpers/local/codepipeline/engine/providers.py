@@ -73,7 +73,6 @@ def codedeploy(ctx: ActionContext) -> Outcome:
             ctx.configuration["DeploymentGroupName"],
             revision,
             region=ctx.region,
-            creator="CodePipeline",
             description=f"Deployment by CodePipeline {ctx.pipeline} execution {ctx.execution_id}",
         )
     except AwsError as error:

@@ -43,6 +43,8 @@ def action_detail(run: ActionRun) -> dict:
         executionResult=run.output.get("executionResult"),
         outputVariables=run.output.get("outputVariables"),
     )
+    if run.status != "InProgress":  # an ended action lists its outputs, empty ones too, as AWS does
+        output = {"outputArtifacts": [], **output, "outputVariables": run.output.get("outputVariables") or {}}
     return _present(
         pipelineExecutionId=run.pipeline_execution_id,
         actionExecutionId=run.action_execution_id,
@@ -134,4 +136,6 @@ def _action_state(stage: str, action: dict, latest_action: dict) -> dict:
             "revisionChangeId": revision_id,
             "created": run.last_update_time,
         }
+        if run.result.get("externalExecutionUrl"):  # the revision's page: locally the lab's commit page
+            state["revisionUrl"] = run.result["externalExecutionUrl"]
     return state
