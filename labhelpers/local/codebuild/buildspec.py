@@ -2,7 +2,7 @@
 
 Errors name the file, the 1-based line and the setting at fault, the way a learner needs to fix
 them: ``buildspec.yml line 7: phases.build.commands must be a list of strings``.
-Sections the local runner does not use (reports, cache, batch, proxy) are accepted and ignored; a
+Sections the local runner does not use (cache, batch, proxy) are accepted and ignored; a
 buildspec with batch and no phases is refused: batch builds need StartBuildBatch, which is not run here.
 """
 
@@ -26,8 +26,20 @@ BATCH_REFUSAL = (
     "StartBuildBatch, which the local endpoint does not run; use LAB_BACKEND=aws for batch builds, or give "
     "the buildspec phases to run it as one build with StartBuild"
 )
-_IGNORED_SECTIONS = {"reports", "cache", "batch", "proxy"}
-_TOP_KEYS = {"version", "run-as", "env", "environment_variables", "phases", "artifacts", *_IGNORED_SECTIONS}
+_IGNORED_SECTIONS = {"cache", "batch", "proxy"}
+_TOP_KEYS = {
+    "version",
+    "run-as",
+    "env",
+    "environment_variables",
+    "phases",
+    "artifacts",
+    "reports",
+    *_IGNORED_SECTIONS,
+}
+TEST_FORMATS = ("JUNITXML", "CUCUMBERJSON", "TESTNGXML", "VISUALSTUDIOTRX", "NUNITXML", "NUNIT3XML")
+COVERAGE_FORMATS = ("CLOVERXML", "COBERTURAXML", "JACOCOXML", "SIMPLECOV")
+_REPORT_KEYS = {"files", "base-directory", "discard-paths", "file-format"}
 _ENV_KEYS = {
     "shell",
     "variables",
@@ -98,12 +110,23 @@ class ArtifactSpec:
 
 
 @dataclass(frozen=True)
+class ReportSpec:
+    """One entry of `reports`: a report group name (or ARN) and the files of its report."""
+
+    files: tuple[str, ...]
+    base_directory: str | None = None
+    discard_paths: bool = False
+    file_format: str = "JUNITXML"
+
+
+@dataclass(frozen=True)
 class Buildspec:
     version: str
     env: Env = field(default_factory=Env)
     phases: dict[str, Phase] = field(default_factory=dict)
     artifacts: ArtifactSpec | None = None
     secondary_artifacts: dict[str, ArtifactSpec] = field(default_factory=dict)
+    reports: dict[str, ReportSpec] = field(default_factory=dict)
     run_as: str | None = None
     warnings: tuple[str, ...] = ()  # unknown keys, reported and ignored
 
@@ -178,6 +201,7 @@ class _Parser:
             phases=self.phases(top["phases"][1]),
             artifacts=primary,
             secondary_artifacts=secondary,
+            reports=self.reports(top["reports"][1]) if "reports" in top else {},
             run_as=self.optional_string(top, "run-as", "run-as"),
             warnings=tuple(message for _line, message in sorted(self.warnings)),
         )
@@ -315,6 +339,30 @@ class _Parser:
             if "exclude-paths" in keys
             else (),
         )
+
+    def reports(self, node: Node) -> dict[str, ReportSpec]:
+        if not isinstance(node, MappingNode):
+            self.fail(node, "reports must map report group names (or ARNs) to their files")
+        reports = {}
+        for name, key_node, value in self.pairs(node, "reports"):
+            path = f"reports.{name}"
+            keys = self.mapping(value, path, _REPORT_KEYS)
+            if "files" not in keys:
+                self.fail(key_node, f"{path}.files is required")
+            file_format = (
+                self.optional_string(keys, "file-format", f"{path}.file-format") or "JUNITXML"
+            ).upper()
+            if file_format not in TEST_FORMATS + COVERAGE_FORMATS:
+                formats = ", ".join(TEST_FORMATS + COVERAGE_FORMATS)
+                self.fail(keys["file-format"][1], f"{path}.file-format must be one of {formats}")
+            discard = keys.get("discard-paths")
+            reports[name] = ReportSpec(
+                files=self.strings(keys["files"][1], f"{path}.files"),
+                base_directory=self.optional_string(keys, "base-directory", f"{path}.base-directory"),
+                discard_paths=self.flag(discard[1], f"{path}.discard-paths") if discard else False,
+                file_format=file_format,
+            )
+        return reports
 
     # -- node helpers -----------------------------------------------------------------------------
 
