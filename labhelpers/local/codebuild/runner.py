@@ -29,7 +29,7 @@ from pathlib import Path
 from ..archives import zip_dir
 from ..awsjson import now
 from ..context import StopSignal
-from .buildspec import PHASE_NAMES, ArtifactSpec, Buildspec, BuildspecError, Phase
+from .buildspec import PHASE_NAMES, ArtifactSpec, Buildspec, BuildspecError, Phase, ReportSpec
 from .buildspec import load as load_buildspec
 
 SUCCEEDED, FAILED, FAULT, TIMED_OUT, STOPPED = "SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT", "STOPPED"
@@ -59,6 +59,16 @@ class BuildArtifact:
         return zip_dir(self.base_directory, files=self.files)
 
 
+@dataclass(frozen=True)
+class ReportFiles:
+    """The files the buildspec's `reports` entry `name` found, to be read before the work folder goes."""
+
+    name: str  # a report group name or ARN
+    file_format: str
+    files: tuple[Path, ...]
+    problem: str = ""  # why no files could be looked for (a missing base directory)
+
+
 @dataclass
 class BuildResult:
     build_status: str  # SUCCEEDED | FAILED | FAULT | TIMED_OUT | STOPPED
@@ -68,6 +78,7 @@ class BuildResult:
     artifacts: list[BuildArtifact] = field(default_factory=list)  # primary first, then secondary
     command_seconds: float = 0.0  # time spent in the buildspec's own commands
     error: str | None = None
+    reports: list[ReportFiles] = field(default_factory=list)
 
 
 def run_build(
@@ -351,6 +362,7 @@ class _Build:
         self.phases: list[dict] = []
         self.exported: dict[str, str] = {}
         self.artifacts: list[BuildArtifact] = []
+        self.reports: list[ReportFiles] = []
         self.command_seconds = 0.0
 
     # -- logging --------------------------------------------------------------------------------
@@ -374,6 +386,8 @@ class _Build:
             ready = ready and self.phase("DOWNLOAD_SOURCE", self.download_source) == SUCCEEDED
             if ready and self.run_user_phases():
                 self.phase("UPLOAD_ARTIFACTS", self.upload_artifacts)
+            if ready and self.spec.reports and not self.control.interrupted:
+                self.reports = [self.collect_report(name, spec) for name, spec in self.spec.reports.items()]
             self.phase("FINALIZING", self.finalize)
         finally:
             if self.session is not None:
@@ -451,6 +465,7 @@ class _Build:
             artifacts=self.artifacts,
             command_seconds=self.command_seconds,
             error=error,
+            reports=self.reports,
         )
 
     # -- phase bodies ---------------------------------------------------------------------------
@@ -639,6 +654,19 @@ class _Build:
             raise _PhaseFailed("CLIENT_ERROR", "no matching artifact paths found")
         self.log(f"Found {len(picked)} file(s)")
         return BuildArtifact(identifier, name or None, bases[0], tuple(sorted(picked.items())))
+
+    def collect_report(self, name: str, spec: ReportSpec) -> ReportFiles:
+        """The files of one report, found even when the build failed (as CodeBuild does)."""
+        base = spec.base_directory or "."
+        bases = _matching_dirs(base, self.src_dir)
+        if not bases:
+            return ReportFiles(
+                name, spec.file_format, (), f"no matching base directory path found for {base}"
+            )
+        found = {
+            path for pattern in spec.files for folder in bases for _, path in _matching_files(pattern, folder)
+        }
+        return ReportFiles(name, spec.file_format, tuple(sorted(found)))
 
     def expand(self, texts: list[str]) -> list[str]:
         """Expand $VARIABLES and $(commands) in artifact settings, in the build's own shell."""
