@@ -78,6 +78,7 @@ def _bind(app, layout: config.Layout):
 
 
 def build_app(ctx, snapshots, started: float):
+    from .codebuild.reports import ReportsService
     from .codebuild.service import CodeBuildService
     from .codecommit.gitserver import make_git_app
     from .codecommit.service import CodeCommitService
@@ -148,6 +149,7 @@ def build_app(ctx, snapshots, started: float):
         CodePipelineRuns(pipelines, engine),
         codedeploy,
         codebuild,
+        ReportsService(ctx, codebuild.reports),
         ConnectionsService(connections),
         CodeStarConnectionsService(connections),
     ]

@@ -31,6 +31,7 @@ from ..awsjson import now
 from . import buildspec, sandbox
 from .logs import LogStream
 from .projects import linux_only
+from .reports import ReportStore
 from .runner import BASE_PATH, FAILED, SUCCEEDED, BuildArtifact, BuildResult, run_build
 from .store import BuildStore, end_with_fault
 
@@ -109,16 +110,24 @@ class BuildJob:
     """Runs one build in its own thread and keeps its stored record up to date."""
 
     def __init__(
-        self, ctx, store: BuildStore, plan: Plan, cancel: threading.Event, on_finished: Callable[[str], None]
+        self,
+        ctx,
+        store: BuildStore,
+        plan: Plan,
+        cancel: threading.Event,
+        on_finished: Callable[[str], None],
+        reports: ReportStore,
     ):
         self.ctx = ctx
         self.store = store
+        self.reports = reports
         self.on_finished = on_finished  # told the build id once the thread is done
         self.plan = plan
         self.cancel = cancel
         self.work = self.store.work_folder(plan.build_id)
         self.logs = LogStream(self.ctx.client("logs", plan.region), plan.log_group, plan.log_stream)
         self.uploaded: dict[str | None, dict] = {}  # artifact identifier -> what the build record shows
+        self.report_arns: list[str] = []
         self.pace = ctx.pace()
         self.held = 0.0  # seconds of the pace's line gaps so far
 
@@ -170,7 +179,13 @@ class BuildJob:
         upload_phase = next((p for p in result.phases if p["phaseType"] == "UPLOAD_ARTIFACTS"), None)
         if upload_phase and upload_phase.get("phaseStatus") == SUCCEEDED:
             self.upload(result, upload_phase)
+        if result.reports:
+            build = self.store.get(self.plan.build_id)
+            self.report_arns = self.reports.record_build(build, self.plan.region, result.reports, self.log)
         return result
+
+    def log(self, message: str) -> None:
+        self.logs.write(_container_line(message))
 
     def on_log(self, line: str) -> None:
         self.logs.write(line)
@@ -216,6 +231,7 @@ class BuildJob:
             exportedEnvironmentVariables=[
                 {"name": name, "value": value} for name, value in result.exported_variables.items()
             ],
+            **({"reportArns": self.report_arns} if self.report_arns else {}),
         )
         for artifact in [build["artifacts"], *build["secondaryArtifacts"]]:
             artifact.update(self.uploaded.get(artifact.get("artifactIdentifier"), {}))

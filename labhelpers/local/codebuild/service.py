@@ -21,6 +21,7 @@ from ..dispatch import JsonService, request_region
 from ..labpages.links import PageLinks
 from . import projects, sandbox
 from .job import PRIMARY, BuildJob, Plan, Source, Target, end_leftover_processes
+from .reports import ReportStore, reports_folder
 from .store import BuildStore, builds_folder
 
 log = logging.getLogger("labhelpers.endpoint")
@@ -63,10 +64,19 @@ class CodeBuildService(JsonService):
     signing_name = "codebuild"
     moto_fallback = True
 
-    def __init__(self, ctx, store: BuildStore | None = None, *, on_write=None, page_size: int = 100):
+    def __init__(
+        self,
+        ctx,
+        store: BuildStore | None = None,
+        *,
+        on_write=None,
+        page_size: int = 100,
+        reports: ReportStore | None = None,
+    ):
         self.ctx = ctx
         self.links = PageLinks(ctx)
         self.store = store or BuildStore(builds_folder(ctx.layout))
+        self.reports = reports or ReportStore(reports_folder(ctx.layout))
         self.page_size = page_size
         self._on_write = on_write or (lambda service: None)
         self._cancels: dict[str, StopSignal] = {}
@@ -355,7 +365,7 @@ class CodeBuildService(JsonService):
         cancel = StopSignal()
         with self._lock:
             self._cancels[stored["id"]] = cancel
-        job = BuildJob(self.ctx, self.store, plan, cancel, self._finished)
+        job = BuildJob(self.ctx, self.store, plan, cancel, self._finished, self.reports)
         threading.Thread(target=job.run, name=f"build-{stored['id']}", daemon=True).start()
         return stored
 
