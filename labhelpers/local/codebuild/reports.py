@@ -11,6 +11,7 @@ import base64
 import copy
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from .buildspec import COVERAGE_FORMATS
 from .report_files import READERS, ReportFileError
 from .runner import ReportFiles
 
+log = logging.getLogger("labhelpers.endpoint")
 EXPIRY_SECONDS = 30 * 24 * 3600  # reports expire 30 days after they are created
 MAX_PAGE = 100
 MAX_BATCH = 100
@@ -58,8 +60,11 @@ class ReportStore:
             self.groups = {}
         self.reports: dict[str, dict] = {}  # arn -> {"report", "items", "seq"}
         for path in self.folder.glob("report-*.json"):
-            entry = json.loads(path.read_text())
-            self.reports[entry["report"]["arn"]] = entry
+            try:
+                entry = json.loads(path.read_text())
+                self.reports[entry["report"]["arn"]] = entry
+            except (OSError, ValueError, KeyError):
+                log.exception("could not load the report in %s; it is left out", path)
 
     def save_groups(self) -> None:
         _write_json(self.folder / GROUP_FILE, self.groups)
