@@ -269,6 +269,10 @@ def test_a_failing_hook_fails_the_deployment_and_skips_the_rest(lab):
     info = lab.wait(deployment)
     assert info["status"] == "Failed"
     assert info["errorInformation"]["code"] == "HEALTH_CONSTRAINTS"
+    assert info["errorInformation"]["message"].endswith(
+        f"First failure: {instance}, BeforeInstall: Script at specified location: "
+        "scripts/BeforeInstall.sh failed with exit code 3"
+    )
     assert info["deploymentOverview"] == overview(Failed=1)
     events = lab.events(deployment, instance)
     assert [events[n]["status"] for n in IN_PLACE_EVENTS] == ["Succeeded"] * 2 + ["Failed"] + ["Skipped"] * 4
@@ -330,6 +334,10 @@ def test_a_revision_that_cannot_be_deployed_fails_with_the_reason(lab, files, ex
     assert events["DownloadBundle"]["status"] == "Failed"
     assert "appspec.yml" in events["DownloadBundle"]["diagnostics"]["message"]
     assert expected in events["DownloadBundle"]["diagnostics"]["message"]
+    assert (
+        events["DownloadBundle"]["diagnostics"]["message"]
+        in lab.wait(deployment)["errorInformation"]["message"]
+    )
     assert {events[n]["status"] for n in IN_PLACE_EVENTS if n != "DownloadBundle"} == {"Skipped"}
 
 

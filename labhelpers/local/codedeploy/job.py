@@ -189,7 +189,7 @@ class DeployJobs:
         elif outcomes.count("Succeeded") >= max(healthy_needed, 1):
             self._end(record, "Succeeded", None)
         else:
-            self._end(record, "Failed", HEALTH_CONSTRAINTS)
+            self._end(record, "Failed", _health_constraints(record))
 
     def _deploy_to(self, record: dict, target_id: str, revision: _Revision | str, cancel) -> str:
         """Deploy to one instance: Succeeded, Failed or Stopped."""
@@ -275,6 +275,21 @@ class DeployJobs:
                 for event in target["lifecycleEvents"]:
                     event.update(status="Skipped", endTime=target["lastUpdatedAt"])
             self._save(record)
+
+
+def _health_constraints(record: dict) -> dict:
+    """AWS's HEALTH_CONSTRAINTS error, its message followed by the first instance failure's event."""
+    with_failure = {**HEALTH_CONSTRAINTS}
+    for target in record["targets"]:
+        for event in target["lifecycleEvents"]:
+            if event["status"] == "Failed":
+                diagnostics = event.get("diagnostics", {})
+                with_failure["message"] += (
+                    f" First failure: {target['targetId']}, {event['lifecycleEventName']}: "
+                    f"{diagnostics.get('message', 'failed')}"
+                )
+                return with_failure
+    return with_failure
 
 
 def _download_failed(events: list[dict], problem: str) -> list[dict]:

@@ -48,7 +48,7 @@ ALLOW_TRAFFIC_EVENTS = ("BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic
 # Their scripts come from the previous successful revision on the instance.
 PREVIOUS_REVISION_EVENTS = ("BeforeBlockTraffic", "AfterBlockTraffic", "ApplicationStop")
 FILE_EXISTS_DEFAULT = "DISALLOW"
-LOG_TAIL_CHARS = 4096
+LOG_TAIL_CHARS = 2048  # what the agent keeps of a script's output (ScriptLog)
 KEPT_REVISIONS = 5
 HEALTH_CONSTRAINTS = {
     "code": "HEALTH_CONSTRAINTS",
