@@ -323,8 +323,12 @@ def test_a_hook_that_runs_too_long_times_out(lab):
             {"appspec.yml": appspec(files="../../etc/passwd"), "index.html": "x\n"},
             "climbs out of the revision",
         ),
+        (
+            {"appspec.yml": appspec().replace("/var/www/html", "{{ web_root }}/html"), "index.html": "x\n"},
+            "line 5, column 32: this is not valid YAML. The text still holds {{placeholder}} templates",
+        ),
     ],
-    ids=["missing-appspec", "appspec-escaping-the-revision"],
+    ids=["missing-appspec", "appspec-escaping-the-revision", "yaml-error"],
 )
 def test_a_revision_that_cannot_be_deployed_fails_with_the_reason(lab, files, expected):
     group, (instance,) = lab.group()
