@@ -345,6 +345,26 @@ def test_a_revision_that_cannot_be_deployed_fails_with_the_reason(lab, files, ex
     assert {events[n]["status"] for n in IN_PLACE_EVENTS if n != "DownloadBundle"} == {"Skipped"}
 
 
+def test_what_codedeploy_ignores_in_an_appspec_is_a_warning_in_the_status_messages(lab):
+    """The agent ignores unknown keys and hook names, and traffic hooks without a load balancer: the
+    deployment succeeds as on AWS, and GetDeployment says what was ignored."""
+    group, (instance,) = lab.group()
+    text = appspec({"Before Install": "", "BeforeAllowTraffic": ""}) + "permision: []\n"
+    deployment = lab.deploy(group, lab.revision({"appspec.yml": text, "index.html": "x\n"}))
+    info = lab.wait(deployment)
+
+    assert info["status"] == "Succeeded"
+    assert info["deploymentStatusMessages"] == [
+        "Warning: appspec.yml line 13: the file has the key 'permision' (did you mean permissions?), "
+        "which CodeDeploy ignores",
+        "Warning: appspec.yml line 7: Before Install is not an EC2/on-premises lifecycle event "
+        "(did you mean BeforeInstall?); CodeDeploy never runs its scripts",
+        "Warning: appspec.yml: BeforeAllowTraffic hooks run only in deployments with traffic control "
+        "(a load balancer); this deployment has none, so their scripts never run",
+    ]
+    assert set(e["status"] for e in lab.events(deployment, instance).values()) == {"Succeeded"}
+
+
 def test_a_revision_missing_from_s3_fails_at_download(lab):
     group, (instance,) = lab.group()
     revision = {

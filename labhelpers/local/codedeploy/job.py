@@ -26,7 +26,7 @@ from ..awsjson import now
 from ..context import EndpointContext, StopSignal
 from .appspec import AppSpec, AppSpecError, load_revision
 from .records import find_target
-from .runner import HEALTH_CONSTRAINTS, MANUAL_STOP, deploy
+from .runner import HEALTH_CONSTRAINTS, MANUAL_STOP, deploy, deploy_warnings
 from .store import DeploymentFiles, LocalInstances
 
 log = logging.getLogger("labhelpers.endpoint")
@@ -116,6 +116,8 @@ class DeployJobs:
             with tempfile.TemporaryDirectory(dir=self._work, prefix=f"{deployment_id}-") as folder:
                 try:
                     revision: _Revision | str = self._download(record, Path(folder))
+                    warnings = deploy_warnings(revision.spec, record["withLoadBalancer"])
+                    self._set_status(record, "InProgress", deploymentStatusMessages=warnings)
                 except _RevisionProblem as problem:
                     revision = str(problem)
                 self._deploy_in_batches(record, revision, cancel)

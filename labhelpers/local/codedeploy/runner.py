@@ -78,6 +78,19 @@ def lifecycle_event_names(with_load_balancer: bool = False) -> tuple[str, ...]:
     return IN_PLACE_EVENTS
 
 
+def deploy_warnings(spec: AppSpec, with_load_balancer: bool) -> list[str]:
+    """What in `spec` CodeDeploy ignores (the agent never fails on it), for deploymentStatusMessages."""
+    warnings = [f"{spec.filename} {warning}" for warning in spec.warnings]
+    if not with_load_balancer:
+        unused = [name for name in BLOCK_TRAFFIC_EVENTS + ALLOW_TRAFFIC_EVENTS if spec.hooks.get(name)]
+        if unused:
+            warnings.append(
+                f"{spec.filename}: {', '.join(unused)} hooks run only in deployments with traffic control "
+                "(a load balancer); this deployment has none, so their scripts never run"
+            )
+    return [f"Warning: {warning}" for warning in warnings]
+
+
 def deploy(
     spec: AppSpec,
     *,
