@@ -124,7 +124,6 @@ HEAD = "version: 0.0\nos: linux\n"
         ("version: 1.0\nos: linux\n", 1, "version must be 0.0"),
         ("version: 0.0\n", 1, "os is required"),
         ("version: 0.0\nos: macos\n", 2, "os must be linux"),
-        (HEAD + "hooks:\n  BeforeInstall:\n    - location: a.sh\n   timeout: 5\n", 6, "not valid YAML"),
         (HEAD + "os: linux\n", 3, "the key 'os' twice (first on line 2)"),
         (HEAD + "files: index.html\n", 3, "files must be a list"),
         (HEAD + "files:\n  - source: index.html\n", 4, "files[0].destination is required"),
@@ -151,6 +150,32 @@ def test_malformed_appspecs_say_where_and_why(text, line, reason):
     assert refused.value.line == line
     assert reason in refused.value.reason
     assert str(refused.value).startswith(f"appspec.yaml line {line}: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "hint"),
+    [
+        (
+            HEAD + "hooks:\n  BeforeInstall:\n    - location: a.sh\n   timeout: 5\n",
+            "line 6, column 4",
+            "indented like the lines of the same block above it",
+        ),
+        (
+            HEAD + "files:\n  - source: site\n    destination: {{ root }}/html\n",
+            "line 5, column 28",
+            "{{placeholder}} templates: render them (fill in the values) before using the AppSpec",
+        ),
+        (HEAD + "files:\n\t- source: a\n", "line 4, column 1", "replace the tab characters with spaces"),
+    ],
+    ids=["indentation", "placeholder", "tab"],
+)
+def test_yaml_errors_give_line_column_and_a_hint_then_pyyamls_words(text, where, hint):
+    with pytest.raises(AppSpecError) as refused:
+        load(text)
+
+    message = str(refused.value)
+    assert message.startswith(f"appspec.yml {where}: this is not valid YAML. ")
+    assert hint in message and "(PyYAML: " in message
 
 
 def test_quoted_and_plain_modes_mean_the_same_digits():

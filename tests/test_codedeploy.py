@@ -269,6 +269,10 @@ def test_a_failing_hook_fails_the_deployment_and_skips_the_rest(lab):
     info = lab.wait(deployment)
     assert info["status"] == "Failed"
     assert info["errorInformation"]["code"] == "HEALTH_CONSTRAINTS"
+    assert info["errorInformation"]["message"].endswith(
+        f"First failure: {instance}, BeforeInstall: Script at specified location: "
+        "scripts/BeforeInstall.sh failed with exit code 3"
+    )
     assert info["deploymentOverview"] == overview(Failed=1)
     events = lab.events(deployment, instance)
     assert [events[n]["status"] for n in IN_PLACE_EVENTS] == ["Succeeded"] * 2 + ["Failed"] + ["Skipped"] * 4
@@ -319,8 +323,12 @@ def test_a_hook_that_runs_too_long_times_out(lab):
             {"appspec.yml": appspec(files="../../etc/passwd"), "index.html": "x\n"},
             "climbs out of the revision",
         ),
+        (
+            {"appspec.yml": appspec().replace("/var/www/html", "{{ web_root }}/html"), "index.html": "x\n"},
+            "line 5, column 32: this is not valid YAML. The text still holds {{placeholder}} templates",
+        ),
     ],
-    ids=["missing-appspec", "appspec-escaping-the-revision"],
+    ids=["missing-appspec", "appspec-escaping-the-revision", "yaml-error"],
 )
 def test_a_revision_that_cannot_be_deployed_fails_with_the_reason(lab, files, expected):
     group, (instance,) = lab.group()
@@ -330,7 +338,31 @@ def test_a_revision_that_cannot_be_deployed_fails_with_the_reason(lab, files, ex
     assert events["DownloadBundle"]["status"] == "Failed"
     assert "appspec.yml" in events["DownloadBundle"]["diagnostics"]["message"]
     assert expected in events["DownloadBundle"]["diagnostics"]["message"]
+    assert (
+        events["DownloadBundle"]["diagnostics"]["message"]
+        in lab.wait(deployment)["errorInformation"]["message"]
+    )
     assert {events[n]["status"] for n in IN_PLACE_EVENTS if n != "DownloadBundle"} == {"Skipped"}
+
+
+def test_what_codedeploy_ignores_in_an_appspec_is_a_warning_in_the_status_messages(lab):
+    """The agent ignores unknown keys and hook names, and traffic hooks without a load balancer: the
+    deployment succeeds as on AWS, and GetDeployment says what was ignored."""
+    group, (instance,) = lab.group()
+    text = appspec({"Before Install": "", "BeforeAllowTraffic": ""}) + "permision: []\n"
+    deployment = lab.deploy(group, lab.revision({"appspec.yml": text, "index.html": "x\n"}))
+    info = lab.wait(deployment)
+
+    assert info["status"] == "Succeeded"
+    assert info["deploymentStatusMessages"] == [
+        "Warning: appspec.yml line 13: the file has the key 'permision' (did you mean permissions?), "
+        "which CodeDeploy ignores",
+        "Warning: appspec.yml line 7: Before Install is not an EC2/on-premises lifecycle event "
+        "(did you mean BeforeInstall?); CodeDeploy never runs its scripts",
+        "Warning: appspec.yml: BeforeAllowTraffic hooks run only in deployments with traffic control "
+        "(a load balancer); this deployment has none, so their scripts never run",
+    ]
+    assert set(e["status"] for e in lab.events(deployment, instance).values()) == {"Succeeded"}
 
 
 def test_a_revision_missing_from_s3_fails_at_download(lab):

@@ -203,6 +203,16 @@ def test_a_failing_hook_fails_its_event_and_skips_the_rest(tmp_path, unisolated)
     assert "endTime" in skipped and "startTime" not in skipped and "diagnostics" not in skipped
 
 
+def test_the_log_tail_keeps_the_last_2048_characters_of_the_output(tmp_path, unisolated):
+    hook = "for i in $(seq 1 400); do echo line-$i; done\nexit 1\n"
+    result = run_deploy(unisolated, simple_revision(tmp_path / "revision", hook))
+
+    tail = result.lifecycle_events[2]["diagnostics"]["logTail"]
+    assert len(tail) == 2048
+    assert tail.endswith("[stdout]line-399\n[stdout]line-400\n") and "line-1\n" not in tail
+    assert "[stdout]line-400" in result.log  # the deployment's log keeps everything
+
+
 def test_a_missing_script_is_script_missing(tmp_path, unisolated):
     revision = simple_revision(tmp_path / "revision", "true\n")
     (revision / "hook.sh").unlink()

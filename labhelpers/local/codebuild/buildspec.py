@@ -13,6 +13,8 @@ from typing import NoReturn
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ..yamlerrors import describe
+
 PHASE_NAMES = ("install", "pre_build", "build", "post_build")
 VERSIONS = ("0.1", "0.2")
 SHELLS = ("bash", "/bin/bash", "sh", "/bin/sh")
@@ -136,35 +138,13 @@ def load(text: str, filename: str = "buildspec.yml") -> Buildspec:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        detail = ", ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
-        reason = f"this is not valid YAML. {_yaml_hint(text, exc)} (PyYAML: {detail})"
+        line, column, reason = describe(text, exc, "buildspec")
         raise BuildspecError(filename, line, reason, column) from exc
     except yaml.YAMLError as exc:
         raise BuildspecError(filename, 1, f"invalid YAML: {exc}") from exc
     if root is None:
         raise BuildspecError(filename, 1, "the buildspec is empty; it needs at least version and phases")
     return _Parser(filename).buildspec(root)
-
-
-def _yaml_hint(text: str, error: yaml.MarkedYAMLError) -> str:
-    """What a learner can do about a YAML error, in plain words."""
-    problem = error.problem or ""
-    if "{{" in text:
-        return (
-            "The text still holds {{placeholder}} templates: render them (fill in the values) before "
-            "using the buildspec."
-        )
-    if "\t" in text and "tab" in problem:
-        return "YAML indents with spaces only: replace the tab characters with spaces."
-    if "mapping values are not allowed" in problem:
-        return "A value holds ': ' (colon and space): put quotes around it, or check the indentation above."
-    if "expected <block end>" in problem or "expected <block" in (error.context or "") + problem:
-        return "Check that this line is indented like the lines of the same block above it."
-    if "found character" in problem or "found unexpected" in problem:
-        return "A value starts with a character YAML reserves (such as @, ` or %): put quotes around it."
-    return "Check the quoting and indentation at this place and just above it."
 
 
 class _Parser:

@@ -16,6 +16,8 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ..yamlerrors import describe
+
 APPSPEC_NAMES = ("appspec.yml", "appspec.yaml")
 DEFAULT_TIMEOUT = 3600
 MAX_EVENT_SECONDS = 3600
@@ -44,13 +46,16 @@ _FLOAT = "tag:yaml.org,2002:float"
 
 
 class AppSpecError(ValueError):
-    """An AppSpec file CodeDeploy would refuse; str() reads `appspec.yml line 12: <reason>`."""
+    """An AppSpec file CodeDeploy would refuse; str() reads `appspec.yml line 12: <reason>`
+    (`line 12, column 5` for YAML syntax errors)."""
 
-    def __init__(self, filename: str, line: int | None, reason: str):
+    def __init__(self, filename: str, line: int | None, reason: str, column: int | None = None):
         where = f"{filename} line {line}" if line else filename
+        where += f", column {column}" if line and column else ""
         super().__init__(f"{where}: {reason}")
         self.filename = filename
         self.line = line
+        self.column = column
         self.reason = reason
 
 
@@ -180,9 +185,8 @@ class _Parser:
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark else None
-            raise AppSpecError(self.filename, line, f"not valid YAML: {exc.problem or exc.context}") from None
+            line, column, reason = describe(text, exc, "AppSpec")
+            raise AppSpecError(self.filename, line, reason, column) from None
         except yaml.YAMLError as exc:
             raise AppSpecError(self.filename, None, f"not valid YAML: {exc}") from None
         if root is None:

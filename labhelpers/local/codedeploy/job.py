@@ -26,7 +26,7 @@ from ..awsjson import now
 from ..context import EndpointContext, StopSignal
 from .appspec import AppSpec, AppSpecError, load_revision
 from .records import find_target
-from .runner import HEALTH_CONSTRAINTS, MANUAL_STOP, deploy
+from .runner import HEALTH_CONSTRAINTS, MANUAL_STOP, deploy, deploy_warnings
 from .store import DeploymentFiles, LocalInstances
 
 log = logging.getLogger("labhelpers.endpoint")
@@ -116,6 +116,8 @@ class DeployJobs:
             with tempfile.TemporaryDirectory(dir=self._work, prefix=f"{deployment_id}-") as folder:
                 try:
                     revision: _Revision | str = self._download(record, Path(folder))
+                    warnings = deploy_warnings(revision.spec, record["withLoadBalancer"])
+                    self._set_status(record, "InProgress", deploymentStatusMessages=warnings)
                 except _RevisionProblem as problem:
                     revision = str(problem)
                 self._deploy_in_batches(record, revision, cancel)
@@ -189,7 +191,7 @@ class DeployJobs:
         elif outcomes.count("Succeeded") >= max(healthy_needed, 1):
             self._end(record, "Succeeded", None)
         else:
-            self._end(record, "Failed", HEALTH_CONSTRAINTS)
+            self._end(record, "Failed", _health_constraints(record))
 
     def _deploy_to(self, record: dict, target_id: str, revision: _Revision | str, cancel) -> str:
         """Deploy to one instance: Succeeded, Failed or Stopped."""
@@ -275,6 +277,21 @@ class DeployJobs:
                 for event in target["lifecycleEvents"]:
                     event.update(status="Skipped", endTime=target["lastUpdatedAt"])
             self._save(record)
+
+
+def _health_constraints(record: dict) -> dict:
+    """AWS's HEALTH_CONSTRAINTS error, its message followed by the first instance failure's event."""
+    with_failure = {**HEALTH_CONSTRAINTS}
+    for target in record["targets"]:
+        for event in target["lifecycleEvents"]:
+            if event["status"] == "Failed":
+                diagnostics = event.get("diagnostics", {})
+                with_failure["message"] += (
+                    f" First failure: {target['targetId']}, {event['lifecycleEventName']}: "
+                    f"{diagnostics.get('message', 'failed')}"
+                )
+                return with_failure
+    return with_failure
 
 
 def _download_failed(events: list[dict], problem: str) -> list[dict]:

@@ -48,7 +48,7 @@ ALLOW_TRAFFIC_EVENTS = ("BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic
 # Their scripts come from the previous successful revision on the instance.
 PREVIOUS_REVISION_EVENTS = ("BeforeBlockTraffic", "AfterBlockTraffic", "ApplicationStop")
 FILE_EXISTS_DEFAULT = "DISALLOW"
-LOG_TAIL_CHARS = 4096
+LOG_TAIL_CHARS = 2048  # what the agent keeps of a script's output (ScriptLog)
 KEPT_REVISIONS = 5
 HEALTH_CONSTRAINTS = {
     "code": "HEALTH_CONSTRAINTS",
@@ -76,6 +76,19 @@ def lifecycle_event_names(with_load_balancer: bool = False) -> tuple[str, ...]:
     if with_load_balancer:
         return BLOCK_TRAFFIC_EVENTS + IN_PLACE_EVENTS + ALLOW_TRAFFIC_EVENTS
     return IN_PLACE_EVENTS
+
+
+def deploy_warnings(spec: AppSpec, with_load_balancer: bool) -> list[str]:
+    """What in `spec` CodeDeploy ignores (the agent never fails on it), for deploymentStatusMessages."""
+    warnings = [f"{spec.filename} {warning}" for warning in spec.warnings]
+    if not with_load_balancer:
+        unused = [name for name in BLOCK_TRAFFIC_EVENTS + ALLOW_TRAFFIC_EVENTS if spec.hooks.get(name)]
+        if unused:
+            warnings.append(
+                f"{spec.filename}: {', '.join(unused)} hooks run only in deployments with traffic control "
+                "(a load balancer); this deployment has none, so their scripts never run"
+            )
+    return [f"Warning: {warning}" for warning in warnings]
 
 
 def deploy(
