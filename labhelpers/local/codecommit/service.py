@@ -27,6 +27,8 @@ from .params import (
     repo_path,
     required,
 )
+from .pulls import PullRequests
+from .pullstore import PullRequestStore
 from .repotriggers import RepositoryTriggers
 from .store import BRANCH_PREFIX, RepoStore, check_name
 from .tree import FILE_MODES, TreeEdit, changed_entries, mode_name, tree_entry
@@ -37,13 +39,23 @@ MAX_BATCH_NAMES = 100
 DIFFERENCES_PAGE = 100
 
 
-class CodeCommitService(CommitHistory, RepositoryTriggers, JsonService):
+class CodeCommitService(PullRequests, CommitHistory, RepositoryTriggers, JsonService):
     target_prefix = "CodeCommit_20150413"
     signing_name = "codecommit"
 
-    def __init__(self, store: RepoStore, *, clone_url: Callable[[str], str], page_size: int = 1000):
+    def __init__(
+        self,
+        store: RepoStore,
+        *,
+        clone_url: Callable[[str], str],
+        caller: Callable[[], str] | None = None,
+        page_size: int = 1000,
+    ):
         self.store = store
+        self.pulls = PullRequestStore(store)
         self.clone_url = clone_url
+        # The ARN of whoever calls: authors and actors of pull requests (the endpoint's STS tells it).
+        self.caller = caller or (lambda: f"arn:aws:iam::{store.account}:user/lab")
         self.page_size = page_size
 
     # -- repositories --------------------------------------------------------------------------------

@@ -1,0 +1,232 @@
+"""CodeCommit pull requests on the real local endpoint, through boto3 and the aws CLI's examples: creating,
+reading, listing, updating, closing, their events, merges and approvals."""
+
+import json
+
+import pytest
+from cli_examples_kit import EXAMPLES, parse, service_model, shape_differences
+from test_codecommit import error_code
+
+
+@pytest.fixture
+def cc(endpoint):
+    return endpoint.client("codecommit")
+
+
+@pytest.fixture
+def repo(cc, unique):
+    """A repository with main (README.md) and feature (README.md and feature.txt) branches."""
+    name = f"pr-{unique}"
+    cc.create_repository(repositoryName=name)
+    first = cc.create_commit(
+        repositoryName=name,
+        branchName="main",
+        putFiles=[{"filePath": "README.md", "fileContent": b"# hello\n"}],
+    )["commitId"]
+    cc.create_branch(repositoryName=name, branchName="feature", commitId=first)
+    cc.put_file(
+        repositoryName=name,
+        branchName="feature",
+        filePath="feature.txt",
+        fileContent=b"new\n",
+        parentCommitId=first,
+    )
+    return name
+
+
+def open_pr(cc, name: str, source: str = "feature", **extra) -> dict:
+    targets = [{"repositoryName": name, "sourceReference": source, "destinationReference": "main"}]
+    extra.setdefault("description", "Adds the feature")
+    return cc.create_pull_request(title="Add feature", targets=targets, **extra)["pullRequest"]
+
+
+def caller(endpoint) -> str:
+    return endpoint.client("sts").get_caller_identity()["Arn"]
+
+
+def example_differences(endpoint, command: str, repo: str, **values: str) -> list[str]:
+    """Run the CLI example of `command` on `repo`, its options given `values` (pull_request_id=...);
+    where its output's shape differs from the documented one."""
+    example = parse("codecommit", EXAMPLES / "codecommit" / f"{command}.rst")[0]
+    argv = [arg.replace("MyDemoRepo", repo) for arg in example.argv]
+    for key, value in values.items():
+        argv[argv.index("--" + key.replace("_", "-")) + 1] = value
+    answer = json.loads(endpoint.aws("codecommit", command, *argv).stdout or "{}")
+    shape = service_model("codecommit").operation_model(example.operation).output_shape
+    return shape_differences(example.output, answer, shape)
+
+
+def test_create_get_and_list_pull_requests(cc, endpoint, repo):
+    tips = {
+        b: cc.get_branch(repositoryName=repo, branchName=b)["branch"]["commitId"] for b in ("main", "feature")
+    }
+    pull = open_pr(cc, repo, description="please review", clientRequestToken="tok-1")
+    assert pull["pullRequestStatus"] == "OPEN"
+    assert pull["authorArn"] == caller(endpoint)
+    assert pull["description"] == "please review"
+    [target] = pull["pullRequestTargets"]
+    assert target == {
+        "repositoryName": repo,
+        "sourceReference": "refs/heads/feature",
+        "destinationReference": "refs/heads/main",
+        "sourceCommit": tips["feature"],
+        "destinationCommit": tips["main"],
+        "mergeBase": tips["main"],
+        "mergeMetadata": {"isMerged": False},
+    }
+    assert cc.get_pull_request(pullRequestId=pull["pullRequestId"])["pullRequest"] == pull
+    # The same token and parameters: the same pull request; other parameters: refused.
+    assert open_pr(cc, repo, description="please review", clientRequestToken="tok-1") == pull
+    assert error_code(
+        cc.create_pull_request,
+        title="Other",
+        clientRequestToken="tok-1",
+        targets=[{"repositoryName": repo, "sourceReference": "feature"}],
+    ) == ("IdempotencyParameterMismatchException")
+
+    second = open_pr(cc, repo)
+    assert int(second["pullRequestId"]) > int(pull["pullRequestId"])
+    listed = cc.list_pull_requests(repositoryName=repo)["pullRequestIds"]
+    assert listed == [second["pullRequestId"], pull["pullRequestId"]]
+    page = cc.list_pull_requests(repositoryName=repo, maxResults=1)
+    assert page["pullRequestIds"] == [second["pullRequestId"]]
+    following = cc.list_pull_requests(repositoryName=repo, maxResults=1, nextToken=page["nextToken"])
+    assert following["pullRequestIds"] == [pull["pullRequestId"]]
+    assert cc.list_pull_requests(repositoryName=repo, pullRequestStatus="CLOSED")["pullRequestIds"] == []
+    mine = cc.list_pull_requests(repositoryName=repo, authorArn=caller(endpoint))["pullRequestIds"]
+    assert mine == listed
+    other = f"arn:aws:iam::{pull['authorArn'].split(':')[4]}:user/someone-else"
+    assert cc.list_pull_requests(repositoryName=repo, authorArn=other)["pullRequestIds"] == []
+
+
+def test_create_pull_request_refuses_bad_targets(cc, repo):
+    def code(targets, title="t"):
+        return error_code(cc.create_pull_request, title=title, targets=targets)
+
+    assert code([]) == "TargetsRequiredException"
+    assert code([{"repositoryName": repo, "sourceReference": "feature"}] * 2) == (
+        "MultipleRepositoriesInPullRequestException"
+    )
+    assert code([{"repositoryName": repo, "sourceReference": ""}]) == "ReferenceNameRequiredException"
+    assert code([{"repositoryName": repo, "sourceReference": "nope"}]) == "ReferenceDoesNotExistException"
+    assert code([{"repositoryName": repo, "sourceReference": "refs/tags/v1"}]) == (
+        "ReferenceTypeNotSupportedException"
+    )
+    assert code([{"repositoryName": repo, "sourceReference": "bad..name"}]) == "InvalidReferenceNameException"
+    assert (
+        code([{"repositoryName": repo, "sourceReference": "main"}]) == "SourceAndDestinationAreSameException"
+    )
+    assert code([{"repositoryName": "missing-repo", "sourceReference": "x"}]) == (
+        "RepositoryDoesNotExistException"
+    )
+    assert (
+        code([{"repositoryName": repo, "sourceReference": "feature"}], title="") == "TitleRequiredException"
+    )
+    assert code([{"repositoryName": repo, "sourceReference": "feature"}], title="x" * 151) == (
+        "InvalidTitleException"
+    )
+    assert error_code(cc.get_pull_request, pullRequestId="abc") == "InvalidPullRequestIdException"
+    assert error_code(cc.get_pull_request, pullRequestId="999999") == "PullRequestDoesNotExistException"
+    assert error_code(cc.list_pull_requests, repositoryName=repo, pullRequestStatus="MERGED") == (
+        "InvalidPullRequestStatusException"
+    )
+    assert (
+        error_code(cc.list_pull_requests, repositoryName=repo, authorArn="me") == "InvalidAuthorArnException"
+    )
+
+
+def test_update_title_description_and_close(cc, endpoint, repo):
+    pull_id = open_pr(cc, repo)["pullRequestId"]
+    assert (
+        cc.update_pull_request_title(pullRequestId=pull_id, title="Better")["pullRequest"]["title"]
+        == "Better"
+    )
+    described = cc.update_pull_request_description(pullRequestId=pull_id, description="why")["pullRequest"]
+    assert described["description"] == "why"
+    closed = cc.update_pull_request_status(pullRequestId=pull_id, pullRequestStatus="CLOSED")["pullRequest"]
+    assert closed["pullRequestStatus"] == "CLOSED"
+    assert error_code(cc.update_pull_request_title, pullRequestId=pull_id, title="x") == (
+        "PullRequestAlreadyClosedException"
+    )
+    assert error_code(cc.update_pull_request_status, pullRequestId=pull_id, pullRequestStatus="OPEN") == (
+        "InvalidPullRequestStatusUpdateException"
+    )
+    assert error_code(cc.update_pull_request_status, pullRequestId=pull_id, pullRequestStatus="DONE") == (
+        "InvalidPullRequestStatusException"
+    )
+    listed = cc.list_pull_requests(repositoryName=repo, pullRequestStatus="CLOSED")["pullRequestIds"]
+    assert listed == [pull_id]
+
+    events = cc.describe_pull_request_events(pullRequestId=pull_id)["pullRequestEvents"]
+    assert [e["pullRequestEventType"] for e in events] == [
+        "PULL_REQUEST_CREATED",
+        "PULL_REQUEST_STATUS_CHANGED",
+    ]
+    assert events[1]["pullRequestStatusChangedEventMetadata"] == {"pullRequestStatus": "CLOSED"}
+    assert {e["actorArn"] for e in events} == {caller(endpoint)}
+    only = cc.describe_pull_request_events(pullRequestId=pull_id, pullRequestEventType="PULL_REQUEST_CREATED")
+    assert len(only["pullRequestEvents"]) == 1
+    paged = cc.describe_pull_request_events(pullRequestId=pull_id, maxResults=1)
+    assert len(paged["pullRequestEvents"]) == 1 and paged["nextToken"]
+    assert error_code(cc.describe_pull_request_events, pullRequestId=pull_id, pullRequestEventType="X") == (
+        "InvalidPullRequestEventTypeException"
+    )
+
+
+def test_an_open_pull_request_follows_its_source_branch(cc, repo):
+    pull = open_pr(cc, repo)
+    tip = pull["pullRequestTargets"][0]["sourceCommit"]
+    pushed = cc.put_file(
+        repositoryName=repo,
+        branchName="feature",
+        filePath="more.txt",
+        fileContent=b"more\n",
+        parentCommitId=tip,
+    )["commitId"]
+    now = cc.get_pull_request(pullRequestId=pull["pullRequestId"])["pullRequest"]
+    assert now["pullRequestTargets"][0]["sourceCommit"] == pushed
+    assert now["revisionId"] != pull["revisionId"]
+    events = cc.describe_pull_request_events(pullRequestId=pull["pullRequestId"])["pullRequestEvents"]
+    updated = events[-1]["pullRequestSourceReferenceUpdatedEventMetadata"]
+    assert (updated["beforeCommitId"], updated["afterCommitId"]) == (tip, pushed)
+
+
+def test_pull_requests_survive_a_restart(fresh_endpoint, unique):
+    from conftest import start_endpoint
+
+    from labhelpers.local import process
+
+    cc = fresh_endpoint.client("codecommit")
+    name = f"keep-{unique}"
+    cc.create_repository(repositoryName=name)
+    first = cc.put_file(repositoryName=name, branchName="main", filePath="a", fileContent=b"a")["commitId"]
+    cc.create_branch(repositoryName=name, branchName="dev", commitId=first)
+    pull = open_pr(cc, name, source="dev")
+    process.stop(fresh_endpoint.layout)
+    again = start_endpoint(fresh_endpoint.layout.root)
+    cc = again.client("codecommit")
+    assert cc.get_pull_request(pullRequestId=pull["pullRequestId"])["pullRequest"] == pull
+    assert open_pr(cc, name, source="dev")["pullRequestId"] == str(int(pull["pullRequestId"]) + 1)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "create-pull-request",
+        "get-pull-request",
+        "list-pull-requests",
+        "update-pull-request-title",
+        "update-pull-request-description",
+        "describe-pull-request-events",
+        "update-pull-request-status",
+    ],
+)
+def test_cli_examples_answer_the_documented_shape(cc, endpoint, repo, command):
+    tip = cc.get_branch(repositoryName=repo, branchName="feature")["branch"]["commitId"]
+    cc.create_branch(repositoryName=repo, branchName="MyNewBranch", commitId=tip)
+    values = (
+        {}
+        if command.startswith(("create", "list"))
+        else {"pull_request_id": open_pr(cc, repo)["pullRequestId"]}
+    )
+    assert example_differences(endpoint, command, repo, **values) == []
