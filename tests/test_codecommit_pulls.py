@@ -48,7 +48,8 @@ def example_differences(endpoint, command: str, repo: str, **values: str) -> lis
     """Run the CLI example of `command` on `repo`, its options given `values` (pull_request_id=...);
     where its output's shape differs from the documented one."""
     example = parse("codecommit", EXAMPLES / "codecommit" / f"{command}.rst")[0]
-    argv = [arg.replace("MyDemoRepo", repo) for arg in example.argv]
+    # The merge examples spell --author-name as --name, which the CLI refuses.
+    argv = ["--author-name" if arg == "--name" else arg.replace("MyDemoRepo", repo) for arg in example.argv]
     for key, value in values.items():
         argv[argv.index("--" + key.replace("_", "-")) + 1] = value
     answer = json.loads(endpoint.aws("codecommit", command, *argv).stdout or "{}")
@@ -230,3 +231,117 @@ def test_cli_examples_answer_the_documented_shape(cc, endpoint, repo, command):
         else {"pull_request_id": open_pr(cc, repo)["pullRequestId"]}
     )
     assert example_differences(endpoint, command, repo, **values) == []
+
+
+# -- merges ------------------------------------------------------------------------------------------
+
+
+def tip(cc, name: str, branch: str) -> str:
+    return cc.get_branch(repositoryName=name, branchName=branch)["branch"]["commitId"]
+
+
+def put(cc, name: str, branch: str, path: str, content: bytes) -> str:
+    parent = tip(cc, name, branch)
+    return cc.put_file(
+        repositoryName=name, branchName=branch, filePath=path, fileContent=content, parentCommitId=parent
+    )["commitId"]
+
+
+def test_fast_forward_merge_moves_main_and_closes_the_pull_request(cc, endpoint, repo):
+    pull_id = open_pr(cc, repo)["pullRequestId"]
+    source = tip(cc, repo, "feature")
+    wrong = {"pullRequestId": pull_id, "repositoryName": repo}
+    assert error_code(cc.merge_pull_request_by_fast_forward, **wrong, sourceCommitId="0" * 40) == (
+        "TipOfSourceReferenceIsDifferentException"
+    )
+    assert error_code(cc.merge_pull_request_by_fast_forward, **wrong, sourceCommitId="abc") == (
+        "InvalidCommitIdException"
+    )
+    other = f"{repo}-other"
+    cc.create_repository(repositoryName=other)
+    assert error_code(cc.merge_pull_request_by_fast_forward, pullRequestId=pull_id, repositoryName=other) == (
+        "RepositoryNotAssociatedWithPullRequestException"
+    )
+    merged = cc.merge_pull_request_by_fast_forward(**wrong, sourceCommitId=source)["pullRequest"]
+    assert tip(cc, repo, "main") == source
+    assert merged["pullRequestStatus"] == "CLOSED"
+    assert merged["pullRequestTargets"][0]["mergeMetadata"] == {
+        "isMerged": True,
+        "mergedBy": caller(endpoint),
+        "mergeCommitId": source,
+        "mergeOption": "FAST_FORWARD_MERGE",
+    }
+    events = cc.describe_pull_request_events(pullRequestId=pull_id)["pullRequestEvents"]
+    assert [e["pullRequestEventType"] for e in events][-2:] == [
+        "PULL_REQUEST_MERGE_STATE_CHANGED",
+        "PULL_REQUEST_STATUS_CHANGED",
+    ]
+    assert (
+        events[-2]["pullRequestMergedStateChangedEventMetadata"]["destinationReference"] == "refs/heads/main"
+    )
+    assert error_code(cc.merge_pull_request_by_fast_forward, **wrong) == "PullRequestAlreadyClosedException"
+
+
+def test_three_way_and_squash_merges_make_a_commit_when_main_moved(cc, repo):
+    put(cc, repo, "main", "main.txt", b"on main\n")
+    first = open_pr(cc, repo)["pullRequestId"]
+    assert error_code(cc.merge_pull_request_by_fast_forward, pullRequestId=first, repositoryName=repo) == (
+        "ManualMergeRequiredException"
+    )
+    before, source = tip(cc, repo, "main"), tip(cc, repo, "feature")
+    merged = cc.merge_pull_request_by_three_way(
+        pullRequestId=first, repositoryName=repo, commitMessage="merge it", authorName="Ada", email="a@b.c"
+    )["pullRequest"]["pullRequestTargets"][0]["mergeMetadata"]
+    assert merged["mergeOption"] == "THREE_WAY_MERGE"
+    commit = cc.get_commit(repositoryName=repo, commitId=tip(cc, repo, "main"))["commit"]
+    assert commit["commitId"] == merged["mergeCommitId"]
+    assert (commit["parents"], commit["message"], commit["author"]["name"]) == (
+        [before, source],
+        "merge it",
+        "Ada",
+    )
+    files = {f["absolutePath"] for f in cc.get_folder(repositoryName=repo, folderPath="/")["files"]}
+    assert files == {"README.md", "main.txt", "feature.txt"}
+
+    put(cc, repo, "feature", "second.txt", b"second\n")
+    put(cc, repo, "main", "main2.txt", b"main again\n")
+    second = open_pr(cc, repo)["pullRequestId"]
+    before = tip(cc, repo, "main")
+    squashed = cc.merge_pull_request_by_squash(pullRequestId=second, repositoryName=repo)["pullRequest"]
+    commit = cc.get_commit(repositoryName=repo, commitId=tip(cc, repo, "main"))["commit"]
+    assert commit["parents"] == [before]
+    assert squashed["pullRequestTargets"][0]["mergeMetadata"]["mergeOption"] == "SQUASH_MERGE"
+    got = cc.get_file(repositoryName=repo, filePath="second.txt", commitSpecifier="main")
+    assert got["fileContent"] == b"second\n"
+
+
+def test_conflicts_need_a_manual_merge_or_a_strategy(cc, repo):
+    put(cc, repo, "main", "README.md", b"# main's\n")
+    put(cc, repo, "feature", "README.md", b"# feature's\n")
+    pull_id = open_pr(cc, repo)["pullRequestId"]
+    for merge in (cc.merge_pull_request_by_squash, cc.merge_pull_request_by_three_way):
+        assert error_code(merge, pullRequestId=pull_id, repositoryName=repo) == "ManualMergeRequiredException"
+    assert error_code(
+        cc.merge_pull_request_by_three_way,
+        pullRequestId=pull_id,
+        repositoryName=repo,
+        conflictResolutionStrategy="SOMETHING",
+    ) == ("InvalidConflictResolutionStrategyException")
+    cc.merge_pull_request_by_three_way(
+        pullRequestId=pull_id, repositoryName=repo, conflictResolutionStrategy="ACCEPT_SOURCE"
+    )
+    got = cc.get_file(repositoryName=repo, filePath="README.md", commitSpecifier="main")
+    assert got["fileContent"] == b"# feature's\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["merge-pull-request-by-fast-forward", "merge-pull-request-by-squash", "merge-pull-request-by-three-way"],
+)
+def test_merge_cli_examples_answer_the_documented_shape(cc, endpoint, repo, command):
+    pull_id = open_pr(cc, repo)["pullRequestId"]
+    source = tip(cc, repo, "feature")
+    differences = example_differences(
+        endpoint, command, repo, pull_request_id=pull_id, source_commit_id=source
+    )
+    assert differences == []

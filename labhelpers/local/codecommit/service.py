@@ -10,8 +10,10 @@ from dulwich.objects import S_ISGITLINK, Blob, Commit, Tree, TreeEntry
 
 from ..awsjson import AwsError
 from ..dispatch import JsonService
+from .approvals import PullRequestApprovals
 from .gitobjects import branch_names, branch_tip, commit_info, find_commit, read_ref
 from .history import CommitHistory
+from .merges import PullRequestMerges
 from .params import (
     FULL_ID,
     blob_content,
@@ -39,7 +41,9 @@ MAX_BATCH_NAMES = 100
 DIFFERENCES_PAGE = 100
 
 
-class CodeCommitService(PullRequests, CommitHistory, RepositoryTriggers, JsonService):
+class CodeCommitService(
+    PullRequestMerges, PullRequestApprovals, PullRequests, CommitHistory, RepositoryTriggers, JsonService
+):
     target_prefix = "CodeCommit_20150413"
     signing_name = "codecommit"
 
