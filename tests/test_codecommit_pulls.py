@@ -345,3 +345,187 @@ def test_merge_cli_examples_answer_the_documented_shape(cc, endpoint, repo, comm
         endpoint, command, repo, pull_request_id=pull_id, source_commit_id=source
     )
     assert differences == []
+
+
+# -- approvals ---------------------------------------------------------------------------------------
+
+TEAMMATE = "arn:aws:iam::111122223333:user/teammate"
+
+
+def teammates_pr(cc, endpoint, name: str) -> dict:
+    """A pull request another user opened: locally, one the API opened whose record names that author
+    (every call is the lab's user, who may not approve their own, as on AWS)."""
+    pull = open_pr(cc, name)
+    path = (
+        endpoint.layout.repos / f"{name}.git" / "codecommit-pull-requests" / f"{pull['pullRequestId']}.json"
+    )
+    record = json.loads(path.read_text())
+    record["pullRequest"]["authorArn"] = TEAMMATE
+    path.write_text(json.dumps(record))
+    return {**pull, "authorArn": TEAMMATE}
+
+
+def rule(needed: int, pool: str = "arn:aws:*:*:111122223333:user/*") -> str:
+    statement = {"Type": "Approvers", "NumberOfApprovalsNeeded": needed, "ApprovalPoolMembers": [pool]}
+    return json.dumps({"Version": "2018-11-08", "Statements": [statement]})
+
+
+def test_the_author_cannot_approve_their_own_pull_request(cc, repo):
+    pull = open_pr(cc, repo)
+    ids = {"pullRequestId": pull["pullRequestId"], "revisionId": pull["revisionId"]}
+    assert error_code(cc.update_pull_request_approval_state, **ids, approvalState="APPROVE") == (
+        "PullRequestCannotBeApprovedByAuthorException"
+    )
+    assert cc.get_pull_request_approval_states(**ids)["approvals"] == []
+
+
+def test_approvals_and_rules_decide_whether_a_pull_request_may_merge(cc, endpoint, repo):
+    pull = teammates_pr(cc, endpoint, repo)
+    pull_id, revision = pull["pullRequestId"], pull["revisionId"]
+    ids = {"pullRequestId": pull_id, "revisionId": revision}
+    created = cc.create_pull_request_approval_rule(
+        pullRequestId=pull_id, approvalRuleName="two", approvalRuleContent=rule(2)
+    )["approvalRule"]
+    assert created["lastModifiedUser"] == caller(endpoint)
+    assert error_code(
+        cc.create_pull_request_approval_rule,
+        pullRequestId=pull_id,
+        approvalRuleName="two",
+        approvalRuleContent=rule(1),
+    ) == ("ApprovalRuleNameAlreadyExistsException")
+    assert error_code(
+        cc.create_pull_request_approval_rule,
+        pullRequestId=pull_id,
+        approvalRuleName="bad",
+        approvalRuleContent="{}",
+    ) == ("InvalidApprovalRuleContentException")
+    assert cc.get_pull_request(pullRequestId=pull_id)["pullRequest"]["approvalRules"] == [created]
+
+    cc.update_pull_request_approval_state(**ids, approvalState="APPROVE")
+    assert cc.get_pull_request_approval_states(**ids)["approvals"] == [
+        {"userArn": caller(endpoint), "approvalState": "APPROVE"}
+    ]
+    evaluation = cc.evaluate_pull_request_approval_rules(**ids)["evaluation"]
+    assert (evaluation["approved"], evaluation["approvalRulesNotSatisfied"]) == (False, ["two"])
+    assert error_code(cc.merge_pull_request_by_fast_forward, pullRequestId=pull_id, repositoryName=repo) == (
+        "PullRequestApprovalRulesNotSatisfiedException"
+    )
+
+    assert error_code(
+        cc.update_pull_request_approval_rule_content,
+        pullRequestId=pull_id,
+        approvalRuleName="two",
+        existingRuleContentSha256="0" * 64,
+        newRuleContent=rule(1),
+    ) == ("InvalidRuleContentSha256Exception")
+    updated = cc.update_pull_request_approval_rule_content(
+        pullRequestId=pull_id,
+        approvalRuleName="two",
+        existingRuleContentSha256=created["ruleContentSha256"],
+        newRuleContent=rule(1),
+    )["approvalRule"]
+    assert updated["ruleContentSha256"] != created["ruleContentSha256"]
+    evaluation = cc.evaluate_pull_request_approval_rules(**ids)["evaluation"]
+    assert (evaluation["approved"], evaluation["approvalRulesSatisfied"]) == (True, ["two"])
+
+    # Approvers outside the pool do not count; revoking takes the approval back.
+    cc.create_pull_request_approval_rule(
+        pullRequestId=pull_id,
+        approvalRuleName="leads",
+        approvalRuleContent=rule(1, "CodeCommitApprovers:1:user/*"),
+    )
+    evaluation = cc.evaluate_pull_request_approval_rules(**ids)["evaluation"]
+    assert evaluation["approvalRulesNotSatisfied"] == ["leads"]
+    deleted = cc.delete_pull_request_approval_rule(pullRequestId=pull_id, approvalRuleName="leads")
+    assert deleted["approvalRuleId"]
+    assert (
+        cc.delete_pull_request_approval_rule(pullRequestId=pull_id, approvalRuleName="leads")[
+            "approvalRuleId"
+        ]
+        == ""
+    )
+    cc.update_pull_request_approval_state(**ids, approvalState="REVOKE")
+    assert cc.get_pull_request_approval_states(**ids)["approvals"] == []
+    cc.update_pull_request_approval_state(**ids, approvalState="APPROVE")
+    assert error_code(
+        cc.evaluate_pull_request_approval_rules, pullRequestId=pull_id, revisionId="0" * 64
+    ) == ("RevisionNotCurrentException")
+    assert error_code(cc.evaluate_pull_request_approval_rules, pullRequestId=pull_id, revisionId="x") == (
+        "InvalidRevisionIdException"
+    )
+    cc.merge_pull_request_by_fast_forward(pullRequestId=pull_id, repositoryName=repo)
+
+    kinds = [
+        e["pullRequestEventType"]
+        for e in cc.describe_pull_request_events(pullRequestId=pull_id)["pullRequestEvents"]
+    ]
+    assert kinds.count("PULL_REQUEST_APPROVAL_STATE_CHANGED") == 3
+    assert {
+        "PULL_REQUEST_APPROVAL_RULE_CREATED",
+        "PULL_REQUEST_APPROVAL_RULE_UPDATED",
+        "PULL_REQUEST_APPROVAL_RULE_DELETED",
+    } <= set(kinds)
+    assert error_code(cc.update_pull_request_approval_state, **ids, approvalState="REVOKE") == (
+        "PullRequestAlreadyClosedException"
+    )
+
+
+def test_a_new_source_commit_starts_a_revision_without_approvals(cc, endpoint, repo):
+    pull = teammates_pr(cc, endpoint, repo)
+    ids = {"pullRequestId": pull["pullRequestId"], "revisionId": pull["revisionId"]}
+    cc.update_pull_request_approval_state(**ids, approvalState="APPROVE")
+    put(cc, repo, "feature", "late.txt", b"late\n")
+    revision = cc.get_pull_request(pullRequestId=pull["pullRequestId"])["pullRequest"]["revisionId"]
+    assert error_code(cc.update_pull_request_approval_state, **ids, approvalState="APPROVE") == (
+        "RevisionNotCurrentException"
+    )
+    now = {"pullRequestId": pull["pullRequestId"], "revisionId": revision}
+    assert cc.get_pull_request_approval_states(**now)["approvals"] == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "update-pull-request-approval-state",
+        "get-pull-request-approval-states",
+        "evaluate-pull-request-approval-rules",
+        "delete-pull-request-approval-rule",
+    ],
+)
+def test_approval_cli_examples_answer_the_documented_shape(cc, endpoint, repo, command):
+    pull = teammates_pr(cc, endpoint, repo)
+    cc.create_pull_request_approval_rule(
+        pullRequestId=pull["pullRequestId"], approvalRuleName="My Approval Rule", approvalRuleContent=rule(1)
+    )
+    cc.update_pull_request_approval_state(
+        pullRequestId=pull["pullRequestId"], revisionId=pull["revisionId"], approvalState="APPROVE"
+    )
+    values = {"pull_request_id": pull["pullRequestId"]}
+    if command != "delete-pull-request-approval-rule":
+        values["revision_id"] = pull["revisionId"]
+    assert example_differences(endpoint, command, repo, **values) == []
+
+
+def test_approval_rule_cli_commands_answer_the_documented_shape(cc, endpoint, repo):
+    """The examples of create- and update-pull-request-approval-rule(-content) show rule content that is not
+    JSON (or not one argument): their commands with valid content, their documented shapes."""
+    pull_id = open_pr(cc, repo)["pullRequestId"]
+    for command, content_option in (
+        ("create-pull-request-approval-rule", "--approval-rule-content"),
+        ("update-pull-request-approval-rule-content", "--new-rule-content"),
+    ):
+        example = parse("codecommit", EXAMPLES / "codecommit" / f"{command}.rst")[0]
+        answer = json.loads(
+            endpoint.aws(
+                "codecommit",
+                command,
+                "--pull-request-id",
+                pull_id,
+                "--approval-rule-name",
+                "rule",
+                content_option,
+                rule(1),
+            ).stdout
+        )
+        shape = service_model("codecommit").operation_model(example.operation).output_shape
+        assert shape_differences(example.output, answer, shape) == []
