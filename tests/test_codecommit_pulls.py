@@ -529,3 +529,63 @@ def test_approval_rule_cli_commands_answer_the_documented_shape(cc, endpoint, re
         )
         shape = service_model("codecommit").operation_model(example.operation).output_shape
         assert shape_differences(example.output, answer, shape) == []
+
+
+# -- comments ----------------------------------------------------------------------------------------
+
+
+def test_comments_on_a_pull_request_are_grouped_by_commits_and_location(cc, endpoint, repo):
+    pull = open_pr(cc, repo)
+    target = pull["pullRequestTargets"][0]
+    commits = {"beforeCommitId": target["destinationCommit"], "afterCommitId": target["sourceCommit"]}
+    ids = {"pullRequestId": pull["pullRequestId"], "repositoryName": repo, **commits}
+    general = cc.post_comment_for_pull_request(**ids, content="Looks good", clientRequestToken="c-1")
+    assert general["comment"]["authorArn"] == caller(endpoint)
+    again = cc.post_comment_for_pull_request(**ids, content="Looks good", clientRequestToken="c-1")
+    assert again["comment"]["commentId"] == general["comment"]["commentId"]
+    on_file = cc.post_comment_for_pull_request(
+        **ids,
+        content="Why?",
+        location={"filePath": "feature.txt", "filePosition": 1, "relativeFileVersion": "AFTER"},
+    )
+    assert "beforeBlobId" not in on_file and on_file["afterBlobId"]
+    data = cc.get_comments_for_pull_request(pullRequestId=pull["pullRequestId"])["commentsForPullRequestData"]
+    assert [[c["content"] for c in group["comments"]] for group in data] == [["Looks good"], ["Why?"]]
+    assert data[1]["location"]["filePath"] == "feature.txt"
+    paged = cc.get_comments_for_pull_request(pullRequestId=pull["pullRequestId"], maxResults=1)
+    assert len(paged["commentsForPullRequestData"]) == 1 and paged["nextToken"]
+
+    def code(**changes):
+        return error_code(cc.post_comment_for_pull_request, **{**ids, "content": "x", **changes})
+
+    assert code(content="") == "CommentContentRequiredException"
+    assert code(content="x" * 10241) == "CommentContentSizeLimitExceededException"
+    assert code(afterCommitId=commits["beforeCommitId"]) == "BeforeCommitIdAndAfterCommitIdAreSameException"
+    assert code(afterCommitId="1" * 40) == "CommitDoesNotExistException"
+    assert code(afterCommitId="abc") == "InvalidCommitIdException"
+    assert code(location={"filePath": "nope.txt"}) == "PathDoesNotExistException"
+    assert code(location={"filePath": "feature.txt", "relativeFileVersion": "BEFORE"}) == (
+        "PathDoesNotExistException"
+    )
+    assert code(location={"filePath": "a", "relativeFileVersion": "LATER"}) == (
+        "InvalidRelativeFileVersionEnumException"
+    )
+    cc.create_repository(repositoryName=f"{repo}-x")
+    assert code(repositoryName=f"{repo}-x") == "RepositoryNotAssociatedWithPullRequestException"
+
+
+def test_comment_cli_examples_answer_the_documented_shape(cc, endpoint, repo):
+    pull_id = open_pr(cc, repo)["pullRequestId"]
+    # The example comments on ahs_count.py, in both commits.
+    before = put(cc, repo, "main", "ahs_count.py", b"x = 1\n")
+    after = put(cc, repo, "feature", "ahs_count.py", b"x = 2\n")
+    posted = example_differences(
+        endpoint,
+        "post-comment-for-pull-request",
+        repo,
+        pull_request_id=pull_id,
+        before_commit_id=before,
+        after_commit_id=after,
+    )
+    assert posted == []
+    assert example_differences(endpoint, "get-comments-for-pull-request", repo, pull_request_id=pull_id) == []

@@ -116,7 +116,7 @@ class PullRequests:
             for pull in sorted(pulls, key=lambda pull: -int(pull["pullRequestId"]))
             if status in (None, pull["pullRequestStatus"]) and author in (None, pull["authorArn"])
         ]
-        page, token = offset_page(ids, params.get("nextToken"), _max_results(params, LIST_PAGE))
+        page, token = offset_page(ids, params.get("nextToken"), max_results(params, LIST_PAGE))
         return {"pullRequestIds": page, **({"nextToken": token} if token else {})}
 
     def update_pull_request_title(self, params):
@@ -163,7 +163,7 @@ class PullRequests:
             for event in self._current(params)[1]["events"]
             if kind in (None, event["pullRequestEventType"]) and actor in (None, event["actorArn"])
         ]
-        page, token = offset_page(events, params.get("nextToken"), _max_results(params, EVENTS_PAGE))
+        page, token = offset_page(events, params.get("nextToken"), max_results(params, EVENTS_PAGE))
         return {"pullRequestEvents": page, **({"nextToken": token} if token else {})}
 
     # -- shared with merges and approvals ------------------------------------------------------------
@@ -303,7 +303,7 @@ def _revision(pull_id: str, source: bytes) -> str:
     return hashlib.sha256(f"{pull_id}:{source.decode()}".encode()).hexdigest()
 
 
-def _max_results(params, default: int) -> int:
+def max_results(params, default: int) -> int:
     limit = params.get("maxResults", default)
     if not isinstance(limit, int) or limit < 1:
         raise AwsError("InvalidMaxResultsException", "maxResults must be a positive integer.")

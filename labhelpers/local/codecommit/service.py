@@ -11,6 +11,7 @@ from dulwich.objects import S_ISGITLINK, Blob, Commit, Tree, TreeEntry
 from ..awsjson import AwsError
 from ..dispatch import JsonService
 from .approvals import PullRequestApprovals
+from .comments import PullRequestComments
 from .gitobjects import branch_names, branch_tip, commit_info, find_commit, read_ref
 from .history import CommitHistory
 from .merges import PullRequestMerges
@@ -42,7 +43,13 @@ DIFFERENCES_PAGE = 100
 
 
 class CodeCommitService(
-    PullRequestMerges, PullRequestApprovals, PullRequests, CommitHistory, RepositoryTriggers, JsonService
+    PullRequestMerges,
+    PullRequestApprovals,
+    PullRequestComments,
+    PullRequests,
+    CommitHistory,
+    RepositoryTriggers,
+    JsonService,
 ):
     target_prefix = "CodeCommit_20150413"
     signing_name = "codecommit"
