@@ -14,6 +14,8 @@ import fnmatch
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ..awsjson import AwsError, now
 from .params import required
@@ -32,8 +34,7 @@ class PullRequestApprovals:
             raise AwsError("ApprovalStateRequiredException", "approvalState is required: APPROVE or REVOKE.")
         if state not in ("APPROVE", "REVOKE"):
             raise AwsError("InvalidApprovalStateException", "approvalState must be APPROVE or REVOKE.")
-        name, record = self._current(params)
-        with self.store.lock(name):
+        with self._locked(params) as (name, record):
             pull = record["pullRequest"]
             revision = _current_revision(params, pull)
             if pull["pullRequestStatus"] != "OPEN":
@@ -77,8 +78,7 @@ class PullRequestApprovals:
     def create_pull_request_approval_rule(self, params):
         rule_name = _rule_name(params)
         content = _rule_content(params, "approvalRuleContent")
-        name, record = self._open_record(params)
-        with self.store.lock(name):
+        with self._open_record(params) as (name, record):
             rules = record["pullRequest"]["approvalRules"]
             if any(rule["approvalRuleName"] == rule_name for rule in rules):
                 raise AwsError(
@@ -106,8 +106,7 @@ class PullRequestApprovals:
     def update_pull_request_approval_rule_content(self, params):
         rule_name = _rule_name(params)
         content = _rule_content(params, "newRuleContent")
-        name, record = self._open_record(params)
-        with self.store.lock(name):
+        with self._open_record(params) as (name, record):
             rule = _find_rule(record, rule_name)
             if rule is None:
                 raise AwsError(
@@ -131,8 +130,7 @@ class PullRequestApprovals:
 
     def delete_pull_request_approval_rule(self, params):
         rule_name = _rule_name(params)
-        name, record = self._open_record(params)
-        with self.store.lock(name):
+        with self._open_record(params) as (name, record):
             rule = _find_rule(record, rule_name)
             if rule is None:
                 return {"approvalRuleId": ""}
@@ -150,14 +148,15 @@ class PullRequestApprovals:
                 f"Approval rules not satisfied: {', '.join(unsatisfied)}.",
             )
 
-    def _open_record(self, params) -> tuple[str, dict]:
-        name, record = self._current(params)
-        if record["pullRequest"]["pullRequestStatus"] != "OPEN":
-            raise AwsError(
-                "PullRequestAlreadyClosedException",
-                f"Pull request {record['pullRequest']['pullRequestId']} is closed.",
-            )
-        return name, record
+    @contextmanager
+    def _open_record(self, params) -> Iterator[tuple[str, dict]]:
+        with self._locked(params) as (name, record):
+            if record["pullRequest"]["pullRequestStatus"] != "OPEN":
+                raise AwsError(
+                    "PullRequestAlreadyClosedException",
+                    f"Pull request {record['pullRequest']['pullRequestId']} is closed.",
+                )
+            yield name, record
 
     def _rule_event(self, record: dict, kind: str, rule: dict) -> None:
         metadata = {key: rule[key] for key in ("approvalRuleName", "approvalRuleId", "approvalRuleContent")}

@@ -3,6 +3,8 @@ request's record. A comment is on the change between two commits, on a file at a
 says so; GetCommentsForPullRequest groups comments by those commits and location, oldest first."""
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ..awsjson import AwsError, now
 from .gitobjects import find_commit
@@ -25,8 +27,7 @@ class PullRequestComments:
                 "CommentContentSizeLimitExceededException", f"content: at most {MAX_CONTENT} characters."
             )
         token = optional_string(params, "clientRequestToken")
-        name, record = self._commented(params)
-        with self.store.lock(name), self.store.open(name) as repo:
+        with self._commented(params) as (name, record), self.store.open(name) as repo:
             commits = {key: _commit_id(params, key) for key in ("beforeCommitId", "afterCommitId")}
             if commits["beforeCommitId"] == commits["afterCommitId"]:
                 raise AwsError(
@@ -66,13 +67,14 @@ class PullRequestComments:
         return _answer(record, kept)
 
     def get_comments_for_pull_request(self, params):
-        name, record = self._commented(params, repository_required=False)
+        with self._commented(params, repository_required=False) as (_, record):
+            kept_comments = list(record.get("comments", []))
         wanted = {
             key: _commit_id(params, key) if params.get(key) else None
             for key in ("beforeCommitId", "afterCommitId")
         }
         groups: dict[tuple, dict] = {}
-        for kept in record.get("comments", []):
+        for kept in kept_comments:
             if any(value not in (None, kept[key]) for key, value in wanted.items()):
                 continue
             location = kept.get("location")
@@ -86,17 +88,19 @@ class PullRequestComments:
         )
         return {"commentsForPullRequestData": page, **({"nextToken": token} if token else {})}
 
-    def _commented(self, params, repository_required: bool = True) -> tuple[str, dict]:
+    @contextmanager
+    def _commented(self, params, repository_required: bool = True) -> Iterator[tuple[str, dict]]:
+        """The pull request, locked, checked to be in `repositoryName` when that is given."""
         given = params.get("repositoryName")
         name = check_name(given) if given or repository_required else None
-        pull_name, record = self._current(params)
-        if name is not None and name != pull_name:
-            self.store.get(name)
-            raise AwsError(
-                "RepositoryNotAssociatedWithPullRequestException",
-                f"repositoryName: pull request {record['pullRequest']['pullRequestId']} is in {pull_name}.",
-            )
-        return pull_name, record
+        with self._locked(params) as (pull_name, record):
+            if name is not None and name != pull_name:
+                self.store.get(name)
+                raise AwsError(
+                    "RepositoryNotAssociatedWithPullRequestException",
+                    f"repositoryName: the pull request is in {pull_name}, not {name}.",
+                )
+            yield pull_name, record
 
 
 def _commit_id(params, key: str) -> str:

@@ -87,15 +87,14 @@ class PullRequestMerges:
         name = check_name(params.get("repositoryName"))
         given = optional_string(params, "sourceCommitId")
         source_id = object_id(given, "InvalidCommitIdException") if given else None
-        pull_name, record = self._current(params)
-        pull = record["pullRequest"]
-        if pull_name != name:
-            raise AwsError(
-                "RepositoryNotAssociatedWithPullRequestException",
-                f"repositoryName: pull request {pull['pullRequestId']} is in {pull_name}, not {name}.",
-            )
-        target = pull["pullRequestTargets"][0]
-        with self.store.lock(name), self.store.open(name) as repo:
+        with self._locked(params) as (pull_name, record), self.store.open(pull_name) as repo:
+            pull = record["pullRequest"]
+            if pull_name != name:
+                raise AwsError(
+                    "RepositoryNotAssociatedWithPullRequestException",
+                    f"repositoryName: pull request {pull['pullRequestId']} is in {pull_name}, not {name}.",
+                )
+            target = pull["pullRequestTargets"][0]
             if pull["pullRequestStatus"] != "OPEN":
                 raise AwsError(
                     "PullRequestAlreadyClosedException", f"Pull request {pull['pullRequestId']} is closed."

@@ -8,6 +8,8 @@ event, as AWS does on a push."""
 
 import hashlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from dulwich.graph import find_merge_base
 from dulwich.refs import check_ref_format
@@ -135,8 +137,7 @@ class PullRequests:
             raise AwsError("PullRequestStatusRequiredException", "pullRequestStatus is required.")
         if status not in ("OPEN", "CLOSED"):
             raise AwsError("InvalidPullRequestStatusException", "pullRequestStatus must be OPEN or CLOSED.")
-        name, record = self._current(params)
-        with self.store.lock(name):
+        with self._locked(params) as (name, record):
             pull = record["pullRequest"]
             if (pull["pullRequestStatus"], status) != ("OPEN", "CLOSED"):
                 raise AwsError(
@@ -209,9 +210,15 @@ class PullRequests:
                 self.pulls.save(name, record)
         return name, record
 
-    def _update_open(self, params, change) -> dict:
-        name, record = self._current(params)
+    @contextmanager
+    def _locked(self, params) -> Iterator[tuple[str, dict]]:
+        """As `_current`, read and used under the repository's lock: for changes."""
+        name, _ = self._current(params)
         with self.store.lock(name):
+            yield self._current(params)
+
+    def _update_open(self, params, change) -> dict:
+        with self._locked(params) as (name, record):
             pull = record["pullRequest"]
             _open(pull)
             change(pull)

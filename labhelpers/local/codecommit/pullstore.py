@@ -9,7 +9,7 @@ from ..awsjson import AwsError
 from .store import RepoStore, write_json
 
 FOLDER = "codecommit-pull-requests"
-COUNTER = ".pull-request-counter"
+COUNTER = ".pull-request-counter.json"
 
 
 class PullRequestStore:
@@ -20,8 +20,8 @@ class PullRequestStore:
     def new_id(self) -> str:
         with self._counter_lock:
             counter = self.repos.root / COUNTER
-            number = int(counter.read_text()) + 1 if counter.exists() else 1
-            counter.write_text(str(number))
+            number = json.loads(counter.read_text())["lastPullRequestId"] + 1 if counter.exists() else 1
+            write_json(counter, {"lastPullRequestId": number})
         return str(number)
 
     def find(self, pull_request_id: str) -> tuple[str, dict]:
