@@ -496,6 +496,29 @@ def test_a_file_deleted_through_the_api_starts_a_run(kit):
     assert kit.revision(run["pipelineExecutionId"]) == deleted["commitId"]
 
 
+def test_a_merged_pull_request_starts_a_run_with_the_merge_commit(kit):
+    kit.create(approval_stage())
+    codecommit = kit.endpoint.client("codecommit")
+    tip = codecommit.get_branch(repositoryName=kit.repository, branchName="main")["branch"]["commitId"]
+    codecommit.create_branch(repositoryName=kit.repository, branchName="feature", commitId=tip)
+    codecommit.put_file(
+        repositoryName=kit.repository,
+        branchName="feature",
+        fileContent=b"reviewed\n",
+        filePath="reviewed.txt",
+        parentCommitId=tip,
+    )
+    targets = [
+        {"repositoryName": kit.repository, "sourceReference": "feature", "destinationReference": "main"}
+    ]
+    pull = codecommit.create_pull_request(title="Review me", targets=targets)["pullRequest"]
+    merged = codecommit.merge_pull_request_by_three_way(
+        pullRequestId=pull["pullRequestId"], repositoryName=kit.repository
+    )["pullRequest"]["pullRequestTargets"][0]["mergeMetadata"]
+    run = kit.expect_runs(2)[-1]
+    assert kit.revision(run["pipelineExecutionId"]) == merged["mergeCommitId"]
+
+
 def test_a_renamed_repository_no_longer_starts_the_pipeline_of_its_old_name(kit, unique):
     kit.create(approval_stage())
     codecommit = kit.endpoint.client("codecommit")

@@ -4,6 +4,7 @@ Binds 127.0.0.1 only, records its port and pid in the state folder, saves state 
 once more when it is stopped."""
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -107,13 +108,16 @@ def build_app(ctx, snapshots, started: float):
     layout = ctx.layout
     repos = RepoStore(layout.repos, config.ACCOUNT, config.REGION)
 
+    def caller_arn() -> str:
+        return ctx.client("sts").get_caller_identity()["Arn"]
+
     def clone_url(name: str) -> str:
         return f"{ctx.url}/v1/repos/{name}"
 
     pipelines = PipelineStore(pipelines_folder(layout), config.ACCOUNT, config.REGION)
     codedeploy = CodeDeployService(ctx, on_write=snapshots.mark)
     codebuild = CodeBuildService(ctx, on_write=snapshots.mark)
-    codecommit = CodeCommitService(repos, clone_url=clone_url)
+    codecommit = CodeCommitService(repos, clone_url=clone_url, caller=functools.cache(caller_arn))
     executions = ExecutionStore(layout.state / "executions")
     executions.load()
     connections = ConnectionStore(layout.state / "connections.json", config.ACCOUNT)

@@ -10,8 +10,11 @@ from dulwich.objects import S_ISGITLINK, Blob, Commit, Tree, TreeEntry
 
 from ..awsjson import AwsError
 from ..dispatch import JsonService
+from .approvals import PullRequestApprovals
+from .comments import PullRequestComments
 from .gitobjects import branch_names, branch_tip, commit_info, find_commit, read_ref
 from .history import CommitHistory
+from .merges import PullRequestMerges
 from .params import (
     FULL_ID,
     blob_content,
@@ -27,6 +30,8 @@ from .params import (
     repo_path,
     required,
 )
+from .pulls import PullRequests
+from .pullstore import PullRequestStore
 from .repotriggers import RepositoryTriggers
 from .store import BRANCH_PREFIX, RepoStore, check_name
 from .tree import FILE_MODES, TreeEdit, changed_entries, mode_name, tree_entry
@@ -37,13 +42,31 @@ MAX_BATCH_NAMES = 100
 DIFFERENCES_PAGE = 100
 
 
-class CodeCommitService(CommitHistory, RepositoryTriggers, JsonService):
+class CodeCommitService(
+    PullRequestMerges,
+    PullRequestApprovals,
+    PullRequestComments,
+    PullRequests,
+    CommitHistory,
+    RepositoryTriggers,
+    JsonService,
+):
     target_prefix = "CodeCommit_20150413"
     signing_name = "codecommit"
 
-    def __init__(self, store: RepoStore, *, clone_url: Callable[[str], str], page_size: int = 1000):
+    def __init__(
+        self,
+        store: RepoStore,
+        *,
+        clone_url: Callable[[str], str],
+        caller: Callable[[], str] | None = None,
+        page_size: int = 1000,
+    ):
         self.store = store
+        self.pulls = PullRequestStore(store)
         self.clone_url = clone_url
+        # The ARN of whoever calls: authors and actors of pull requests (the endpoint's STS tells it).
+        self.caller = caller or (lambda: f"arn:aws:iam::{store.account}:user/lab")
         self.page_size = page_size
 
     # -- repositories --------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ class RepoStore:
             building = self.root / f".creating-{uuid.uuid4().hex}"
             building.mkdir()
             Repo.init_bare(building, default_branch=b"main").close()
-            _write_json(building / METADATA_FILE, metadata)
+            write_json(building / METADATA_FILE, metadata)
             os.rename(building, final)
         return metadata
 
@@ -149,7 +149,7 @@ class RepoStore:
         with self.lock(name):
             merged = {**self.get(name), **fields, "lastModifiedDate": now()}
             metadata = {key: value for key, value in merged.items() if value is not None}
-            _write_json(self.path(name) / METADATA_FILE, metadata)
+            write_json(self.path(name) / METADATA_FILE, metadata)
             return metadata
 
     def set_default_branch(self, name: str, branch: str) -> None:
@@ -222,7 +222,7 @@ class RepoStore:
                 log.exception("ref listener %r failed on %s %s", listener, name, ref)
 
 
-def _write_json(path: Path, payload: dict) -> None:
+def write_json(path: Path, payload: dict) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_text(json.dumps(payload, indent=1))
     os.replace(tmp, path)
