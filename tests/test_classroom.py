@@ -156,6 +156,7 @@ def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
+@pytest.mark.timeout(900)  # its fixtures build the hub's environment (make hub-install) and tear it down
 def test_three_learners_run_the_pipeline_each_on_their_own_endpoint(hub):
     for name in LEARNERS:
         assert hub.call("POST", f"/hub/api/users/{name}")[0] == 201
