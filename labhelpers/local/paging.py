@@ -1,10 +1,12 @@
 """nextToken paging shared by our services: a token names the last key served, so a listing that changes
-between pages (a new execution, say) neither skips nor repeats anything."""
+between pages (a new execution, say) neither skips nor repeats anything; listings of fixed content page by
+offset."""
 
 import base64
 import binascii
 import bisect
 import json
+from collections.abc import Callable
 
 from .awsjson import AwsError
 
@@ -15,6 +17,22 @@ def page(keyed: list[tuple[str, object]], token, size: int, listing: str) -> tup
     chunk = keyed[start : start + size]
     more = start + size < len(keyed)
     return [item for _, item in chunk], _token(listing, chunk[-1][0]) if more else None
+
+
+def offset_page(items: list, token, size: int, invalid: Callable[[], AwsError]) -> tuple[list, str | None]:
+    """One page of `items` from the offset `token` encodes, and the next page's token if any; `invalid()` is
+    the service's own error for a token it did not give."""
+    start = 0
+    if token:
+        try:
+            start = int(base64.urlsafe_b64decode(str(token).encode()).decode().removeprefix("offset:"))
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            start = -1
+        if start < 0:
+            raise invalid()
+    end = start + size
+    following = base64.urlsafe_b64encode(f"offset:{end}".encode()).decode() if end < len(items) else None
+    return items[start:end], following
 
 
 def with_token(answer: dict, token: str | None) -> dict:

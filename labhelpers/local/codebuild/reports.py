@@ -7,7 +7,6 @@ group the entry's ARN names. Any failed test fails the report; a file that canno
 INCOMPLETE, the reason in the build log (the API's Report has no message field).
 """
 
-import base64
 import copy
 import hashlib
 import json
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from ..awsjson import AwsError, now
 from ..dispatch import JsonService, request_region
+from ..paging import offset_page, with_token
 from .buildspec import COVERAGE_FORMATS
 from .report_files import READERS, ReportFileError
 from .runner import ReportFiles
@@ -434,16 +434,9 @@ def _page(items: list, params: dict) -> tuple[list, dict]:
     size = params.get("maxResults") or MAX_PAGE
     if not 1 <= size <= MAX_PAGE:
         raise _invalid(f"maxResults must be 1 to {MAX_PAGE}.")
-    start = 0
-    if params.get("nextToken"):
-        try:
-            prefix, _, number = base64.urlsafe_b64decode(params["nextToken"].encode()).decode().partition(":")
-            start = int(number) if prefix == "from" else -1
-        except (ValueError, UnicodeDecodeError):
-            start = -1
-        if start < 0:
-            raise _invalid("The nextToken is not valid; pass the nextToken of the previous answer.")
-    page = items[start : start + size]
-    more = start + size < len(items)
-    token = base64.urlsafe_b64encode(f"from:{start + size}".encode()).decode()
-    return page, ({"nextToken": token} if more else {})
+    page, token = offset_page(items, params.get("nextToken"), size, _invalid_token)
+    return page, with_token({}, token)
+
+
+def _invalid_token() -> AwsError:
+    return _invalid("The nextToken is not valid; pass the nextToken of the previous answer.")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..awsjson import AwsError, now
+from ..paging import with_token
 from .gitobjects import find_commit
 from .params import file_path, object_id, offset_page, optional_string, required
 from .pulls import max_results
@@ -86,7 +87,7 @@ class PullRequestComments:
         page, token = offset_page(
             list(groups.values()), params.get("nextToken"), max_results(params, COMMENTS_PAGE)
         )
-        return {"commentsForPullRequestData": page, **({"nextToken": token} if token else {})}
+        return with_token({"commentsForPullRequestData": page}, token)
 
     @contextmanager
     def _commented(self, params, repository_required: bool = True) -> Iterator[tuple[str, dict]]:

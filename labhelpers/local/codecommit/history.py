@@ -3,6 +3,7 @@
 from dulwich.walk import Walker
 
 from ..awsjson import AwsError
+from ..paging import with_token
 from .gitobjects import commit_info, find_commit
 from .params import FULL_ID, file_path, offset_page
 from .store import check_name
@@ -55,7 +56,7 @@ class CommitHistory:
         for newer, version in zip([None, *versions], versions, strict=False):
             version["revisionChildren"] = [newer["commit"]["commitId"]] if newer else []
         page, token = offset_page(versions, params.get("nextToken"), limit)
-        return {"revisionDag": page, **({"nextToken": token} if token else {})}
+        return with_token({"revisionDag": page}, token)
 
 
 def _error(commit_id, code: str, why: str) -> dict:

@@ -6,6 +6,7 @@ import re
 
 from dulwich.refs import check_ref_format
 
+from .. import paging
 from ..awsjson import AwsError
 from .store import BRANCH_PREFIX
 from .tree import FILE_MODES
@@ -109,14 +110,8 @@ def checked_tags(tags) -> dict:
 
 def offset_page(items: list, token, size: int) -> tuple[list, str | None]:
     """One page of `items` from the offset `token` encodes, and the token of the next page if any."""
-    start = 0
-    if token:
-        try:
-            start = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("offset:"))
-        except (ValueError, TypeError, AttributeError, binascii.Error):
-            raise AwsError(
-                "InvalidContinuationTokenException", "The continuation token is not valid."
-            ) from None
-    end = start + size
-    following = base64.urlsafe_b64encode(f"offset:{end}".encode()).decode() if end < len(items) else None
-    return items[start:end], following
+    return paging.offset_page(items, token, size, _invalid_token)
+
+
+def _invalid_token() -> AwsError:
+    return AwsError("InvalidContinuationTokenException", "The continuation token is not valid.")

@@ -15,6 +15,7 @@ from dulwich.graph import find_merge_base
 from dulwich.refs import check_ref_format
 
 from ..awsjson import AwsError, now
+from ..paging import with_token
 from .gitobjects import read_ref
 from .params import offset_page, optional_string, required
 from .store import BRANCH_PREFIX, check_name
@@ -119,7 +120,7 @@ class PullRequests:
             if status in (None, pull["pullRequestStatus"]) and author in (None, pull["authorArn"])
         ]
         page, token = offset_page(ids, params.get("nextToken"), max_results(params, LIST_PAGE))
-        return {"pullRequestIds": page, **({"nextToken": token} if token else {})}
+        return with_token({"pullRequestIds": page}, token)
 
     def update_pull_request_title(self, params):
         title = _title(params)
@@ -165,7 +166,7 @@ class PullRequests:
             if kind in (None, event["pullRequestEventType"]) and actor in (None, event["actorArn"])
         ]
         page, token = offset_page(events, params.get("nextToken"), max_results(params, EVENTS_PAGE))
-        return {"pullRequestEvents": page, **({"nextToken": token} if token else {})}
+        return with_token({"pullRequestEvents": page}, token)
 
     # -- shared with merges and approvals ------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from dulwich.objects import S_ISGITLINK, Blob, Commit, Tree, TreeEntry
 
 from ..awsjson import AwsError
 from ..dispatch import JsonService
+from ..paging import with_token
 from .approvals import PullRequestApprovals
 from .comments import PullRequestComments
 from .gitobjects import branch_names, branch_tip, commit_info, find_commit, read_ref
@@ -97,7 +98,7 @@ class CodeCommitService(
         found = sorted(self.store.all(), key=lambda m: m[sort_by], reverse=order == "descending")
         pairs = [{"repositoryName": m["repositoryName"], "repositoryId": m["repositoryId"]} for m in found]
         page, token = offset_page(pairs, params.get("nextToken"), self.page_size)
-        return {"repositories": page, **({"nextToken": token} if token else {})}
+        return with_token({"repositories": page}, token)
 
     def batch_get_repositories(self, params):
         names = params.get("repositoryNames")
@@ -201,7 +202,7 @@ class CodeCommitService(
         with self.store.open(check_name(params.get("repositoryName"))) as repo:
             names = sorted(branch_names(repo))
         page, token = offset_page(names, params.get("nextToken"), self.page_size)
-        return {"branches": page, **({"nextToken": token} if token else {})}
+        return with_token({"branches": page}, token)
 
     def create_branch(self, params):
         name = check_name(params.get("repositoryName"))

@@ -24,6 +24,7 @@ import uuid
 from ..awsjson import AwsError, now
 from ..context import EndpointContext
 from ..dispatch import JsonService, request_region
+from ..paging import with_token
 from .applications import ApplicationOperations
 from .job import DEPLOYMENT_CONFIGS, DeployJobs, end_interrupted, kill_leftover_hooks
 from .params import batch_limit, no_config, s3_revision
@@ -449,7 +450,7 @@ class CodeDeployService(ApplicationOperations, RevisionOperations, JsonService):
     def _page(self, key: str, items: list[str], params: dict) -> dict:
         """One page of a List operation's answer."""
         page, token = _page_after(items, params.get("nextToken"), self.page_size)
-        return {key: page, **({"nextToken": token} if token else {})}
+        return with_token({key: page}, token)
 
     def _find(self, params: dict) -> dict:
         """The deployment `params` names, in the request's Region; call holding the lock."""
