@@ -11,7 +11,6 @@ import copy
 import hashlib
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from ..paging import offset_page, with_token
 from .buildspec import COVERAGE_FORMATS
 from .report_files import READERS, ReportFileError
 from .runner import ReportFiles
+from .store import write_json
 
 log = logging.getLogger("labhelpers.endpoint")
 EXPIRY_SECONDS = 30 * 24 * 3600  # reports expire 30 days after they are created
@@ -67,14 +67,14 @@ class ReportStore:
                 log.exception("could not load the report in %s; it is left out", path)
 
     def save_groups(self) -> None:
-        _write_json(self.folder / GROUP_FILE, self.groups)
+        write_json(self.folder / GROUP_FILE, self.groups)
 
     def add_report(self, report: dict, items: list[dict]) -> None:
         with self.lock:
             seq = max((entry["seq"] for entry in self.reports.values()), default=0) + 1
             entry = {"report": report, "items": items, "seq": seq}
             self.reports[report["arn"]] = entry
-            _write_json(self._report_path(report["arn"]), entry)
+            write_json(self._report_path(report["arn"]), entry)
 
     def delete_report(self, arn: str) -> None:
         with self.lock:
@@ -212,12 +212,6 @@ def _coverage_summary(items: list[dict]) -> dict:
         summary[f"{plural}Covered"] = covered
         summary[f"{plural}Missed"] = missed
     return summary
-
-
-def _write_json(path: Path, payload) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=1))
-    os.replace(tmp, path)
 
 
 # -- the API -------------------------------------------------------------------------------------------

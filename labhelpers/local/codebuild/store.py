@@ -94,7 +94,7 @@ class BuildStore:
         key = f"{region}/{build['projectName']}"
         with self._changed:
             self._numbers[key] = self._numbers.get(key, 0) + 1
-            _write_json(self.folder / NUMBERS_FILE, self._numbers)
+            write_json(self.folder / NUMBERS_FILE, self._numbers)
             build = {**copy.deepcopy(build), "buildNumber": self._numbers[key]}
             entry = {"region": region, "seq": self._next_seq, "request": request, "build": build}
             self._next_seq += 1
@@ -121,7 +121,7 @@ class BuildStore:
     def _save(self, entry: dict) -> None:
         folder = self.folder / _uuid(entry["build"]["id"])
         folder.mkdir(parents=True, exist_ok=True)
-        _write_json(folder / RECORD_FILE, entry)
+        write_json(folder / RECORD_FILE, entry)
 
     def _load(self) -> None:
         try:
@@ -170,7 +170,7 @@ def _uuid(build_id: str) -> str:
     return build_id.rpartition(":")[2]
 
 
-def _write_json(path: Path, payload) -> None:
+def write_json(path: Path, payload) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=1))
     os.replace(tmp, path)
