@@ -530,3 +530,42 @@ def test_a_renamed_repository_no_longer_starts_the_pipeline_of_its_old_name(kit,
     )
     kit.expect_runs(1)
     codecommit.update_repository_name(oldName=renamed, newName=kit.repository)  # for the fixture's teardown
+
+
+def test_an_update_delivered_late_starts_only_pipelines_that_existed_before_it(tmp_path):
+    """The worker may reach a push after a pipeline was created (a busy machine): it never saw that push."""
+    from labhelpers.local.codecommit.store import RepoStore
+    from labhelpers.local.codeconnections.service import ConnectionStore
+    from labhelpers.local.codepipeline.engine.connection_source import PushedRevisions
+    from labhelpers.local.codepipeline.store import PipelineStore
+    from labhelpers.local.codepipeline.triggers import ChangeDetection
+
+    class Engine:
+        permissions = None
+
+        def __init__(self):
+            self.started = []
+
+        def start(self, declaration, trigger_type, *, region, trigger_detail):
+            self.started.append(declaration["name"])
+            return type("Execution", (), {"id": str(len(self.started))})
+
+    repos = RepoStore(tmp_path / "repos", config.ACCOUNT, config.REGION)
+    repos.create("repo")
+    pipelines = PipelineStore(tmp_path / "pipelines")
+    engine = Engine()
+    detection = ChangeDetection(
+        repos=repos,
+        pipelines=pipelines,
+        engine=engine,
+        connections=ConnectionStore(tmp_path / "connections.json", config.ACCOUNT),
+        pushes=PushedRevisions(),
+        account=config.ACCOUNT,
+    )
+    source = {"name": "Source", "actions": [codecommit_source("repo")]}
+    pipelines.create({"name": "before", "stages": [source]})
+    push = Push("repo", "refs/heads/main", None, "a" * 40, time.time())
+    time.sleep(0.01)
+    pipelines.create({"name": "after", "stages": [source]})
+    detection._deliver(push)
+    assert engine.started == ["before"]

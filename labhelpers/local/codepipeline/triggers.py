@@ -351,7 +351,8 @@ class ChangeDetection:
             repository = self.repos.get(push.repository)
         except AwsError:
             return  # deleted since
-        records = self.pipelines.records(region=region)
+        # a pipeline created after the update never saw it, however late this worker gets to it
+        records = [r for r in self.pipelines.records(region=region) if r["metadata"]["created"] <= push.at]
         pipelines = {record["metadata"]["pipelineArn"]: record["pipeline"] for record in records}
         files = functools.cache(functools.partial(changed_files, self.repos, push))
         event = codecommit_event(push, repository, region=region, account=self.account)
