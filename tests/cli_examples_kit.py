@@ -23,6 +23,23 @@ SERVICES = {
     "codestar-connections": "codestar-connections",
 }
 PAGE_TOKENS = {"nextToken", "NextToken"}
+# Typos in the examples as printed, which the CLI rejects: (service, command) -> [(printed, meant)]. Option
+# names are also lower-cased and stripped of a trailing colon, and lines that go on with an option without the
+# printed backslash are joined.
+TYPOS = {
+    ("codecommit", "merge-pull-request-by-squash"): [("--name ", "--author-name ")],
+    ("codecommit", "merge-pull-request-by-three-way"): [("--name ", "--author-name ")],
+    ("codecommit", "create-unreferenced-merge-commit"): [("--name ", "--author-name ")],
+    # its file holds the whole input, as --cli-input-json takes it
+    ("codecommit", "put-repository-triggers"): [("--triggers file://", "--cli-input-json file://")],
+    ("codecommit", "batch-associate-approval-rule-template-with-repositories"): [
+        ("MyDemoRepo, MyOtherDemoRepo", "MyDemoRepo MyOtherDemoRepo")
+    ],
+    ("codecommit", "batch-disassociate-approval-rule-template-from-repositories"): [
+        ("MyDemoRepo, MyOtherDemoRepo", "MyDemoRepo MyOtherDemoRepo"),
+        ("1-approval-rule-for-all pull requests", "1-approval-rule-for-all-pull-requests"),
+    ],
+}
 
 
 @dataclass
@@ -35,6 +52,7 @@ class Example:
     output: object = None  # the documented JSON output; None when there is none
     output_problem: str = ""  # why a documented output could not be read as JSON
     source: str = ""  # file name and example number
+    corrected: bool = False  # whether a typo of the printed command was put right (TYPOS)
 
 
 @dataclass
@@ -76,10 +94,13 @@ def parse(service: str, path: Path) -> list[Example]:
     found = blocks(path.read_text())
     examples = []
     for index, block in enumerate(found):
-        joined = re.sub(r"\\\s*\n\s*", " ", block.text)
+        joined = re.sub(r"\\?\s*\n\s*(?=--)", " ", re.sub(r"\\\s*\n\s*", " ", block.text))
         if not joined.startswith(f"aws {service} "):
             continue
-        argv = shlex.split(joined.splitlines()[0])[3:]
+        line = joined.splitlines()[0]
+        for printed, meant in TYPOS.get((service, command), []):
+            line = line.replace(printed, meant)
+        argv = [_option_name(arg) for arg in shlex.split(line)[3:]]
         later = found[index + 1 :]
         ends = next((at for at, other in enumerate(later) if other.text.startswith("aws ")), len(later))
         own = later[:ends]
@@ -89,6 +110,7 @@ def parse(service: str, path: Path) -> list[Example]:
             operation=operations.get(command),
             argv=argv,
             source=f"{service}/{path.name}#{len(examples) + 1}",
+            corrected=line != joined.splitlines()[0] or argv != shlex.split(line)[3:],
         )
         example.files = _files(argv, own, found)
         output = next((other.text for other in own if other.intro.lower().startswith("output")), None)
@@ -99,6 +121,10 @@ def parse(service: str, path: Path) -> list[Example]:
                 example.output_problem = f"the documented output is not JSON ({error})"
         examples.append(example)
     return examples
+
+
+def _option_name(arg: str) -> str:
+    return arg.lower().rstrip(":") if re.fullmatch(r"--[\w-]+:?", arg) else arg
 
 
 def read_lenient_json(text: str):

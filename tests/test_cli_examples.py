@@ -16,14 +16,17 @@ Set CLI_EXAMPLES_REPORT=path to write the per-operation report (docs/cli-example
 import json
 import os
 import re
+import subprocess
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from labhelpers import runs
 from tests import cli_examples_kit as kit
+from tests.cli_examples_stage import CodeCommitStage, CodePipelineStage
 from tests.pipeline_kit import article_lab
 
 # Passing (match) operations per service, as measured; raise them as the endpoint learns. The target is 90% of
@@ -38,6 +41,7 @@ CREATES = {
     "CreateApplication": "--application-name",
     "CreateDeploymentGroup": "--deployment-group-name",
     "CreateConnection": "--connection-name",
+    "RegisterOnPremisesInstance": "--instance-name",
 }
 # The operations that remove the test's resources: after every other.
 REMOVES_PARENTS = {
@@ -47,7 +51,9 @@ REMOVES_PARENTS = {
     "DeleteApplication",
     "DeleteConnection",
 }
-DROPPED_OPTIONS = {"--region", "--endpoint-url"}  # the endpoint's own apply
+# The endpoint's own apply; a page token is the placeholder of an earlier answer's.
+RENAMES_PARENTS = {"UpdateApplication", "UpdateRepositoryName"}
+DROPPED_OPTIONS = {"--region", "--endpoint-url", "--next-token"}
 CLI_ERROR = re.compile(r"An error occurred \((?P<code>[^)]+)\).*?: (?P<message>.*)", re.S)
 ROLE = r"arn:aws:iam::[^:\s]*:role/[\w+=,.@/-]+"  # the service role an example names
 # CodePipeline's default artifact bucket, codepipeline-<region>-<id>
@@ -61,6 +67,19 @@ class World:
 
     options: dict[str, dict[str, str]]  # CLI service -> option -> value
     patterns: dict[str, dict[str, str]]  # CLI service -> pattern in an argument or file -> value
+    stages: dict  # CLI service -> what makes an example's own resources (cli_examples_stage)
+
+    def naming(self, example: kit.Example) -> tuple[dict[str, str], dict[str, str]]:
+        """The options and patterns of one example: the world's, with its own resources' over them."""
+        options, patterns = self.options[example.service], self.patterns[example.service]
+        stage = self.stages.get(example.service)
+        if stage and stage.needed(example.command, example.argv):
+            try:
+                own_options, own_patterns = stage.prepare(example.command, example.argv)
+            except ClientError:  # an operation the stage needs that the endpoint lacks: the example shows it
+                return options, patterns
+            return options | own_options, patterns | own_patterns
+        return options, patterns
 
 
 @dataclass
@@ -85,17 +104,31 @@ def world(endpoint) -> World:
     runs.wait(lab, execution["pipelineExecutionId"])
     head = codecommit.get_branch(repositoryName=names.repository, branchName="main")["branch"]["commitId"]
     path = "buildspec.yml"
+    buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo built\n"
     blob = codecommit.get_file(repositoryName=names.repository, filePath=path)["blobId"]
     build = codebuild.start_build(
         projectName=names.build_project,
         sourceTypeOverride="NO_SOURCE",
         artifactsOverride={"type": "NO_ARTIFACTS"},
-        buildspecOverride="version: 0.2\nphases:\n  build:\n    commands:\n      - echo built\n",
+        buildspecOverride=buildspec,
     )["build"]["id"]
+    article_project = codebuild.batch_get_projects(names=[names.build_project])["projects"][0]
+    standalone = codebuild.create_project(  # a project a build can start by hand: the pipeline's cannot
+        name=f"{names.prefix}-standalone",
+        source={"type": "NO_SOURCE", "buildspec": buildspec},
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment=article_project["environment"],
+        serviceRole=article_project["serviceRole"],
+    )["project"]["name"]
     deployment = codedeploy.list_deployments(
         applicationName=names.application, deploymentGroupName=names.deployment_group
     )["deployments"][0]
     target = codedeploy.list_deployment_targets(deploymentId=deployment)["targetIds"][0]
+    on_premises = [f"{names.prefix}-on-premises-{n}" for n in (1, 2)]
+    for instance in on_premises:
+        codedeploy.register_on_premises_instance(
+            instanceName=instance, iamUserArn=f"arn:aws:iam::{account}:user/{instance}"
+        )
     connection = endpoint.client("codestar-connections").create_connection(
         ProviderType="GitHub", ConnectionName="cli-examples"
     )["ConnectionArn"]
@@ -129,7 +162,7 @@ def world(endpoint) -> World:
             "codebuild": {
                 "--name": names.build_project,
                 "--names": names.build_project,
-                "--project-name": names.build_project,
+                "--project-name": standalone,
                 "--id": build,
                 "--ids": build,
             },
@@ -164,10 +197,21 @@ def world(endpoint) -> World:
                 ROLE: role(names.pipeline_role),
                 ARTIFACT_STORE: names.bucket,
             },
-            "codebuild": {ROLE: role(names.build_role)},
-            "deploy": {ROLE: role(names.deploy_role)},
-            "codecommit": {"MyDemoRepo": names.repository},  # in --targets and in files
+            "codebuild": {ROLE: role(names.build_role), "artifacts-override": names.bucket},
+            "deploy": {
+                ROLE: role(names.deploy_role),
+                "AssetTag12010298EX": on_premises[0],
+                "AssetTag23121309EX": on_premises[1],
+            },
+            "codecommit": {
+                "MyDemoRepo": names.repository,  # in --targets and in files
+                r"arn:aws:(sns|lambda):[\w-]+:\w+:": rf"arn:aws:\1:{region}:{account}:",  # triggers
+            },
             "codestar-connections": {},
+        },
+        stages={
+            "codecommit": CodeCommitStage(endpoint),
+            "codepipeline": CodePipelineStage(endpoint, names, role(names.pipeline_role)),
         },
     )
 
@@ -175,7 +219,7 @@ def world(endpoint) -> World:
 def command_line(example: kit.Example, world: World, folder: Path) -> list[str]:
     """The example's arguments with the test's names; its file:// arguments written from its text (a line of
     placeholder text where the .rst does not show the file)."""
-    options, patterns = world.options[example.service], world.patterns[example.service]
+    options, patterns = world.naming(example)
     kept = CREATES.get(example.operation)
 
     def named(text: str) -> str:
@@ -234,20 +278,30 @@ def _error_codes(example: kit.Example) -> set[str]:
 def run_order(example: kit.Example) -> tuple:
     """Deletes and renames after the rest, so the examples before them find the test's resources; the
     deletes of those resources last."""
-    removes = example.operation.startswith(("Delete", "BatchDelete")) or any(
+    removes = example.operation.startswith(("Delete", "BatchDelete", "Deregister")) or any(
         arg.startswith("--new-") for arg in example.argv
     )
-    return (example.operation in REMOVES_PARENTS, removes, example.service, example.command)
+    makes = example.operation.startswith(("Create", "Put", "Register", "Import"))
+    parents = example.operation in REMOVES_PARENTS or example.operation in RENAMES_PARENTS
+    return (parents, removes, not makes, example.service, example.command)
 
 
 @pytest.fixture(scope="module")
 def outcomes(endpoint, world, tmp_path_factory) -> list[Outcome]:
     folder = tmp_path_factory.mktemp("cli-examples")
+    # The CLI v1 fetches an argument that is an http(s) URL (create-host's --provider-endpoint) unless told
+    cli_config = folder / "aws-config"
+    cli_config.write_text("[default]\ncli_follow_urlparam = false\n")
+    env = {**endpoint.env, "AWS_CONFIG_FILE": str(cli_config)}
     found = []
     for example in sorted((e for e in kit.all_examples() if e.operation), key=run_order):
         argv = command_line(example, world, folder)
-        result = endpoint.aws(
-            example.service, example.command, *argv, "--output", "json", "--debug", check=False
+        result = subprocess.run(
+            ["aws", example.service, example.command, *argv, "--output", "json", "--debug"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         found.append(classify(example, result))
     return found
@@ -305,6 +359,8 @@ def report(operations: dict[tuple[str, str], Outcome]) -> str:
         for (s, command), outcome in sorted(operations.items()):
             if s == service:
                 reason = outcome.reason.replace("|", "\\|").replace("\n", " ")
+                if outcome.example.corrected:
+                    reason = f"(a typo of the printed example put right) {reason}".strip()
                 lines.append(f"| `{command}` | {outcome.status} | {reason} |")
     return "\n".join(lines) + "\n"
 

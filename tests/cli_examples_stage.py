@@ -1,0 +1,221 @@
+"""What a CodeCommit example of the aws CLI's own needs in place before it runs, made fresh for it: a
+repository of its own with a branch ahead of main (diverged from it, with a conflicting edit, where the
+example inspects merge conflicts), and the pull request, approval rule, comment or template it names. A fresh
+repository per example keeps merges and deletions of one example from moving what another refers to, and
+keeps them from starting the article's pipeline."""
+
+import json
+import time
+import uuid
+
+from labhelpers.local import config
+
+# An approver other than the lab's user: every call is the lab's user, who may not approve their own pull
+# request (as on AWS), so a pull request an example approves is recorded as this user's.
+TEAMMATE = f"arn:aws:iam::{config.ACCOUNT}:user/teammate"
+CONFLICTING = ("get-merge-conflicts", "describe-merge-conflicts", "batch-describe-merge-conflicts")
+EMPTY = ("create-commit",)  # its example gives no parent: the first commit of a new repository
+PULL_REQUEST_OPTIONS = ("--pull-request-id", "--comment-id", "--in-reply-to")
+TEMPLATE_OPTIONS = ("--approval-rule-template-name", "--old-approval-rule-template-name")
+SANDBOXED = {
+    "create-pull-request",
+    "put-file",
+    "create-commit",
+    "post-comment-for-compared-commit",
+    "get-comments-for-compared-commit",
+    "get-merge-commit",
+    "get-merge-options",
+    "create-unreferenced-merge-commit",
+    "merge-branches-by-fast-forward",
+    "merge-branches-by-squash",
+    "merge-branches-by-three-way",
+    *CONFLICTING,
+}
+FILE = "readme.md"
+STATEMENTS = [{"Type": "Approvers", "NumberOfApprovalsNeeded": 1, "ApprovalPoolMembers": ["*"]}]
+RULE = {"Version": "2018-11-08", "Statements": STATEMENTS}
+TEMPLATE = {"Version": "2018-11-08", "DestinationReferences": ["refs/heads/main"], "Statements": STATEMENTS}
+
+
+class CodeCommitStage:
+    def __init__(self, endpoint):
+        self.endpoint = endpoint
+        self.cc = endpoint.client("codecommit")
+
+    def needed(self, command: str, argv: list[str]) -> bool:
+        creates = command == "create-approval-rule-template"
+        named = PULL_REQUEST_OPTIONS + (() if creates else TEMPLATE_OPTIONS)
+        return command in SANDBOXED or any(option in argv for option in named)
+
+    def prepare(self, command: str, argv: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """The example's options, and the names in its other arguments, mapped to what was made for it."""
+        repository = f"example-{uuid.uuid4().hex[:10]}"
+        self.cc.create_repository(repositoryName=repository)
+        patterns = {
+            "MyDemoRepo": repository,
+            "MyOtherDemoRepo": repository,
+            r"\bMyNewBranch\b": "feature",
+            r"filePath=[^,]+": f"filePath={FILE}",  # a comment's --location
+        }
+        if command in EMPTY:
+            return {"--repository-name": repository}, patterns
+        mapped = self._branches(command, repository)
+        if any(option in argv for option in PULL_REQUEST_OPTIONS):
+            mapped |= self._pull_request(command, argv, repository)
+        if any(option in argv for option in TEMPLATE_OPTIONS):
+            mapped |= self._template(command, repository)
+        return mapped, patterns
+
+    def _branches(self, command: str, repository: str) -> dict[str, str]:
+        main = self._commit(repository, "main", None, {FILE: "base\n", "app.txt": "one\n"})
+        source = self._commit(repository, "feature", main, {FILE: "from feature\n", "feature.txt": "new\n"})
+        if command in CONFLICTING:
+            main = self._commit(repository, "main", main, {FILE: "from main\n"})
+        return {
+            "--repository-name": repository,
+            "--repository-names": repository,
+            "--source-commit-specifier": "feature",
+            "--destination-commit-specifier": "main",
+            "--branch-name": "feature",
+            "--parent-commit-id": source,
+            "--file-path": FILE,
+            "--before-commit-id": main,
+            "--before-commit-ID": main,
+            "--after-commit-id": source,
+            "--source-commit-id": source,
+        }
+
+    def _commit(self, repository: str, branch: str, parent: str | None, files: dict[str, str]) -> str:
+        if parent and branch not in self.cc.list_branches(repositoryName=repository)["branches"]:
+            self.cc.create_branch(repositoryName=repository, branchName=branch, commitId=parent)
+        return self.cc.create_commit(
+            repositoryName=repository,
+            branchName=branch,
+            **({"parentCommitId": parent} if parent else {}),
+            putFiles=[{"filePath": path, "fileContent": text.encode()} for path, text in files.items()],
+        )["commitId"]
+
+    def _pull_request(self, command: str, argv: list[str], repository: str) -> dict[str, str]:
+        targets = [
+            {"repositoryName": repository, "sourceReference": "feature", "destinationReference": "main"}
+        ]
+        pull = self.cc.create_pull_request(
+            title="An example's pull request", description="What it changes", targets=targets
+        )["pullRequest"]
+        pull_id, revision = pull["pullRequestId"], pull["revisionId"]
+        mapped = {"--pull-request-id": pull_id, "--revision-id": revision}
+        rule = _value(argv, "--approval-rule-name")
+        if rule and command != "create-pull-request-approval-rule":
+            self.cc.create_pull_request_approval_rule(
+                pullRequestId=pull_id, approvalRuleName=rule, approvalRuleContent=json.dumps(RULE)
+            )
+        if command == "update-pull-request-approval-state":
+            self._authored_by_teammate(repository, pull_id)
+        if command == "get-pull-request-override-state":
+            self.cc.override_pull_request_approval_rules(
+                pullRequestId=pull_id, revisionId=revision, overrideStatus="OVERRIDE"
+            )
+        if "--comment-id" in argv or "--in-reply-to" in argv:
+            target = pull["pullRequestTargets"][0]
+            comment = self.cc.post_comment_for_pull_request(
+                pullRequestId=pull_id,
+                repositoryName=repository,
+                beforeCommitId=target["destinationCommit"],
+                afterCommitId=target["sourceCommit"],
+                content="A comment the example works on.",
+            )["comment"]["commentId"]
+            mapped |= {"--comment-id": comment, "--in-reply-to": comment}
+        return mapped
+
+    def _template(self, command: str, repository: str) -> dict[str, str]:
+        """A template of the example's own, associated with its repository where the example undoes that or
+        lists it."""
+        name = f"template-{uuid.uuid4().hex[:10]}"
+        self.cc.create_approval_rule_template(
+            approvalRuleTemplateName=name, approvalRuleTemplateContent=json.dumps(TEMPLATE)
+        )
+        if "disassociate" in command or command.startswith("list-"):
+            self.cc.associate_approval_rule_template_with_repository(
+                approvalRuleTemplateName=name, repositoryName=repository
+            )
+        return {"--approval-rule-template-name": name, "--old-approval-rule-template-name": name}
+
+    def _authored_by_teammate(self, repository: str, pull_id: str) -> None:
+        pulls = self.endpoint.layout.repos / f"{repository}.git" / "codecommit-pull-requests"
+        path = pulls / f"{pull_id}.json"
+        record = json.loads(path.read_text())
+        record["pullRequest"]["authorArn"] = TEAMMATE
+        path.write_text(json.dumps(record))
+
+
+def _value(argv: list[str], option: str) -> str | None:
+    return argv[argv.index(option) + 1] if option in argv[:-1] else None
+
+
+class CodePipelineStage:
+    """A pipeline of the example's own whose Deploy stage is a manual approval: waiting for it where the
+    example stops the run, rejected where it retries the failed stage."""
+
+    COMMANDS = ("stop-pipeline-execution", "retry-stage-execution")
+
+    def __init__(self, endpoint, names, role_arn: str):
+        self.names = names
+        self.role_arn = role_arn
+        self.codepipeline = endpoint.client("codepipeline")
+
+    def needed(self, command: str, argv: list[str]) -> bool:
+        return command in self.COMMANDS
+
+    def prepare(self, command: str, argv: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        name = f"example-{uuid.uuid4().hex[:10]}"
+        self.codepipeline.create_pipeline(pipeline=self._declaration(name))
+        execution = self._wait(name, lambda summary: summary)["pipelineExecutionId"]
+        token = self._wait(name, lambda _: self._approval_token(name))
+        if command == "retry-stage-execution":
+            self.codepipeline.put_approval_result(
+                pipelineName=name,
+                stageName="Deploy",
+                actionName="Approve",
+                result={"summary": "Rejected so that the example retries it", "status": "Rejected"},
+                token=token,
+            )
+            self._wait(name, lambda summary: summary["status"] == "Failed")
+        return {"--pipeline-name": name, "--name": name, "--pipeline-execution-id": execution}, {}
+
+    def _declaration(self, name: str) -> dict:
+        source = {
+            "name": "Source",
+            "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
+            "configuration": {
+                "RepositoryName": self.names.repository,
+                "BranchName": "main",
+                "PollForSourceChanges": "false",
+            },
+            "outputArtifacts": [{"name": "SourceOutput"}],
+        }
+        approval = {
+            "name": "Approve",
+            "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"},
+        }
+        return {
+            "name": name,
+            "roleArn": self.role_arn,
+            "artifactStore": {"type": "S3", "location": self.names.bucket},
+            "stages": [{"name": "Source", "actions": [source]}, {"name": "Deploy", "actions": [approval]}],
+        }
+
+    def _approval_token(self, name: str) -> str | None:
+        stages = self.codepipeline.get_pipeline_state(name=name)["stageStates"]
+        deploy = next(stage for stage in stages if stage["stageName"] == "Deploy")
+        return next((a.get("latestExecution", {}).get("token") for a in deploy.get("actionStates", [])), None)
+
+    def _wait(self, name: str, until, timeout: float = 60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            listed = self.codepipeline.list_pipeline_executions(pipelineName=name)
+            summaries = listed["pipelineExecutionSummaries"]
+            found = summaries and until(summaries[0])
+            if found:
+                return found
+            time.sleep(0.2)
+        raise TimeoutError(f"{name}: the example's pipeline did not get there in {timeout} s")
