@@ -87,6 +87,13 @@ def test_comments_on_compared_commits_are_grouped_by_commits_and_location(cc, en
     )
     assert code(location={"filePath": "a", "filePosition": -1}) == "InvalidFilePositionException"
     assert code(content="Other words", clientRequestToken="t-1") == "IdempotencyParameterMismatchException"
+    for location in ({"filePath": "feature.txt", "filePosition": "one"}, "feature.txt"):
+        status, answer = endpoint.call(
+            "CodeCommit_20150413.PostCommentForComparedCommit",
+            {**where, "content": "x", "location": location},
+            service="codecommit",
+        )
+        assert (status, answer["__type"]) == (400, "SerializationException")
     listing = cc.get_comments_for_compared_commit
     assert error_code(listing, **where, maxResults=501) == "InvalidMaxResultsException"
     assert error_code(listing, **where, nextToken="nope") == "InvalidContinuationTokenException"
