@@ -44,12 +44,16 @@ def caller(endpoint) -> str:
     return endpoint.client("sts").get_caller_identity()["Arn"]
 
 
+# Options the examples misspell, which the CLI refuses: the merge examples' --name (for --author-name) and
+# get-comments-for-compared-commit's --before-commit-ID.
+MISSPELLED = {"--name": "--author-name", "--before-commit-ID": "--before-commit-id"}
+
+
 def example_differences(endpoint, command: str, repo: str, **values: str) -> list[str]:
     """Run the CLI example of `command` on `repo`, its options given `values` (pull_request_id=...);
     where its output's shape differs from the documented one."""
     example = parse("codecommit", EXAMPLES / "codecommit" / f"{command}.rst")[0]
-    # The merge examples spell --author-name as --name, which the CLI refuses.
-    argv = ["--author-name" if arg == "--name" else arg.replace("MyDemoRepo", repo) for arg in example.argv]
+    argv = [MISSPELLED.get(arg, arg.replace("MyDemoRepo", repo)) for arg in example.argv]
     for key, value in values.items():
         argv[argv.index("--" + key.replace("_", "-")) + 1] = value
     answer = json.loads(endpoint.aws("codecommit", command, *argv).stdout or "{}")

@@ -35,7 +35,7 @@ EVENT_TYPES = (
     "PULL_REQUEST_APPROVAL_RULE_OVERRIDDEN",
     "PULL_REQUEST_APPROVAL_STATE_CHANGED",
 )
-_ARN = re.compile(r"arn:aws:(iam|sts)::\d{12}:\S+")
+IDENTITY_ARN = re.compile(r"arn:aws:(iam|sts)::\d{12}:\S+")
 
 
 class PullRequests:
@@ -111,7 +111,7 @@ class PullRequests:
         if status is not None and status not in ("OPEN", "CLOSED"):
             raise AwsError("InvalidPullRequestStatusException", "pullRequestStatus must be OPEN or CLOSED.")
         author = optional_string(params, "authorArn")
-        if author is not None and not _ARN.fullmatch(author):
+        if author is not None and not IDENTITY_ARN.fullmatch(author):
             raise AwsError("InvalidAuthorArnException", f"authorArn {author!r} is not an IAM or STS ARN.")
         pulls = [record["pullRequest"] for record in self.pulls.all(name)]
         ids = [
@@ -158,7 +158,7 @@ class PullRequests:
                 f"pullRequestEventType must be one of {', '.join(EVENT_TYPES)}.",
             )
         actor = optional_string(params, "actorArn")
-        if actor is not None and not _ARN.fullmatch(actor):
+        if actor is not None and not IDENTITY_ARN.fullmatch(actor):
             raise AwsError("InvalidActorArnException", f"actorArn {actor!r} is not an IAM or STS ARN.")
         events = [
             event
@@ -311,8 +311,9 @@ def _revision(pull_id: str, source: bytes) -> str:
     return hashlib.sha256(f"{pull_id}:{source.decode()}".encode()).hexdigest()
 
 
-def max_results(params, default: int) -> int:
+def max_results(params, default: int, most: int | None = None) -> int:
     limit = params.get("maxResults", default)
-    if not isinstance(limit, int) or limit < 1:
-        raise AwsError("InvalidMaxResultsException", "maxResults must be a positive integer.")
+    if not isinstance(limit, int) or limit < 1 or (most is not None and limit > most):
+        bound = f" of at most {most}" if most is not None else ""
+        raise AwsError("InvalidMaxResultsException", f"maxResults must be a positive integer{bound}.")
     return limit

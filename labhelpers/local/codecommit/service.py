@@ -12,7 +12,9 @@ from ..awsjson import AwsError
 from ..dispatch import JsonService
 from ..paging import with_token
 from .approvals import PullRequestApprovals
-from .comments import PullRequestComments
+from .commentedits import CommentEdits
+from .comments import CommitComments
+from .commentstore import CommentStore
 from .gitobjects import branch_names, branch_tip, commit_info, find_commit, read_ref
 from .history import CommitHistory
 from .merges import PullRequestMerges
@@ -33,6 +35,7 @@ from .params import (
 )
 from .pulls import PullRequests
 from .pullstore import PullRequestStore
+from .reactions import CommentReactions
 from .repotriggers import RepositoryTriggers
 from .store import BRANCH_PREFIX, RepoStore, check_name
 from .tree import FILE_MODES, TreeEdit, changed_entries, mode_name, tree_entry
@@ -46,7 +49,9 @@ DIFFERENCES_PAGE = 100
 class CodeCommitService(
     PullRequestMerges,
     PullRequestApprovals,
-    PullRequestComments,
+    CommentEdits,
+    CommitComments,
+    CommentReactions,
     PullRequests,
     CommitHistory,
     RepositoryTriggers,
@@ -65,6 +70,7 @@ class CodeCommitService(
     ):
         self.store = store
         self.pulls = PullRequestStore(store)
+        self.comments = CommentStore(store)
         self.clone_url = clone_url
         # The ARN of whoever calls: authors and actors of pull requests (the endpoint's STS tells it).
         self.caller = caller or (lambda: f"arn:aws:iam::{store.account}:user/lab")
