@@ -18,6 +18,8 @@ EMPTY = ("create-commit",)  # its example gives no parent: the first commit of a
 PULL_REQUEST_OPTIONS = ("--pull-request-id", "--comment-id", "--in-reply-to")
 TEMPLATE_OPTIONS = ("--approval-rule-template-name", "--old-approval-rule-template-name")
 SANDBOXED = {
+    "delete-repository",
+    "update-repository-name",
     "create-pull-request",
     "put-file",
     "create-commit",
@@ -74,6 +76,7 @@ class CodeCommitStage:
         return {
             "--repository-name": repository,
             "--repository-names": repository,
+            "--old-name": repository,
             "--source-commit-specifier": "feature",
             "--destination-commit-specifier": "main",
             "--branch-name": "feature",
@@ -219,3 +222,79 @@ class CodePipelineStage:
                 return found
             time.sleep(0.2)
         raise TimeoutError(f"{name}: the example's pipeline did not get there in {timeout} s")
+
+
+JUNIT = '<testsuite name="unit" tests="1"><testcase classname="app" name="adds" time="0.1"/></testsuite>'
+COBERTURA = (
+    '<coverage><packages><package name="app"><classes><class name="app" filename="app.py"><lines>'
+    '<line number="1" hits="1"/><line number="2" hits="0"/></lines></class></classes></package></packages>'
+    "</coverage>"
+)
+REPORTING_BUILDSPEC = f"""version: 0.2
+phases:
+  build:
+    commands:
+      - echo '{JUNIT}' > junit.xml
+      - echo '{COBERTURA}' > coverage.xml
+reports:
+  unit:
+    files: [junit.xml]
+    file-format: JUNITXML
+  coverage:
+    files: [coverage.xml]
+    file-format: COBERTURAXML
+"""
+
+
+class CodeBuildStage:
+    """Reports from a build of the example's own (a JUnit test report, a Cobertura coverage report), and the
+    report group, report or source credential an example deletes or changes by --arn."""
+
+    REPORTS = ("--report-arn", "--report-arns", "--report-group-arn", "--report-group-arns", "--arn")
+
+    def __init__(self, endpoint, project: str):
+        self.project = project
+        self.codebuild = endpoint.client("codebuild")
+
+    def needed(self, command: str, argv: list[str]) -> bool:
+        return any(option in argv for option in self.REPORTS)
+
+    def prepare(self, command: str, argv: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        if command == "delete-source-credentials":
+            arn = self.codebuild.import_source_credentials(
+                token="example-token", serverType="GITHUB", authType="PERSONAL_ACCESS_TOKEN"
+            )["arn"]
+            return {"--arn": arn}, {}
+        if command in (
+            "delete-report-group",
+            "update-report-group",
+        ):  # an empty one: AWS keeps a group with reports
+            group = self.codebuild.create_report_group(
+                name=f"example-{uuid.uuid4().hex[:10]}",
+                type="TEST",
+                exportConfig={"exportConfigType": "NO_EXPORT"},
+            )["reportGroup"]["arn"]
+            return {"--arn": group}, {}
+        tests, coverage = self._reports()
+        group = tests["reportGroupArn"]
+        mapped = {
+            "--report-group-arn": group,
+            "--report-group-arns": group,
+            "--report-arns": tests["arn"],
+            "--arn": tests["arn"],
+            "--report-arn": coverage["arn"] if command == "describe-code-coverages" else tests["arn"],
+        }
+        return mapped, {}
+
+    def _reports(self) -> tuple[dict, dict]:
+        build = self.codebuild.start_build(projectName=self.project, buildspecOverride=REPORTING_BUILDSPEC)
+        build_id = build["build"]["id"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = self.codebuild.batch_get_builds(ids=[build_id])["builds"][0]
+            if found["buildStatus"] != "IN_PROGRESS" and found.get("reportArns"):
+                reports = self.codebuild.batch_get_reports(reportArns=found["reportArns"])["reports"]
+                by_type = {report["type"]: report for report in reports}
+                return by_type["TEST"], by_type["CODE_COVERAGE"]
+            time.sleep(0.2)
+        raise TimeoutError(f"{build_id}: the example's build made no reports in 60 s")

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from labhelpers import runs
 from tests import cli_examples_kit as kit
-from tests.cli_examples_stage import CodeCommitStage, CodePipelineStage
+from tests.cli_examples_stage import CodeBuildStage, CodeCommitStage, CodePipelineStage
 from tests.pipeline_kit import article_lab
 
 # Passing (match) operations per service, as measured; raise them as the endpoint learns. The target is 90% of
@@ -52,7 +52,7 @@ REMOVES_PARENTS = {
     "DeleteConnection",
 }
 # The endpoint's own apply; a page token is the placeholder of an earlier answer's.
-RENAMES_PARENTS = {"UpdateApplication", "UpdateRepositoryName"}
+RENAMES_PARENTS = {"UpdateApplication"}
 DROPPED_OPTIONS = {"--region", "--endpoint-url", "--next-token"}
 CLI_ERROR = re.compile(r"An error occurred \((?P<code>[^)]+)\).*?: (?P<message>.*)", re.S)
 ROLE = r"arn:aws:iam::[^:\s]*:role/[\w+=,.@/-]+"  # the service role an example names
@@ -212,6 +212,7 @@ def world(endpoint) -> World:
         stages={
             "codecommit": CodeCommitStage(endpoint),
             "codepipeline": CodePipelineStage(endpoint, names, role(names.pipeline_role)),
+            "codebuild": CodeBuildStage(endpoint, standalone),
         },
     )
 
