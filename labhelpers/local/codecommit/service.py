@@ -29,6 +29,7 @@ from .params import (
     offset_page,
     optional_string,
     repo_path,
+    repository_names,
     required,
 )
 from .pulls import PullRequests
@@ -39,7 +40,6 @@ from .tree import FILE_MODES, TreeEdit, changed_entries, mode_name, tree_entry
 
 MAX_FILE_BYTES = 6 * 1024 * 1024
 MAX_FILE_ENTRIES = 100
-MAX_BATCH_NAMES = 100
 DIFFERENCES_PAGE = 100
 
 
@@ -101,16 +101,8 @@ class CodeCommitService(
         return with_token({"repositories": page}, token)
 
     def batch_get_repositories(self, params):
-        names = params.get("repositoryNames")
-        if not names:
-            raise AwsError("RepositoryNamesRequiredException", "At least one repository name is required.")
-        if len(names) > MAX_BATCH_NAMES:
-            raise AwsError(
-                "MaximumRepositoryNamesExceededException",
-                f"At most {MAX_BATCH_NAMES} repository names are allowed.",
-            )
         found, missing = [], []
-        for name in map(check_name, names):
+        for name in map(check_name, repository_names(params)):
             try:
                 found.append(self._metadata(self.store.get(name)))
             except AwsError:
