@@ -8,7 +8,8 @@ one another user opened (its record on disk naming that user as author, as a lab
 it) can. Approvals count for the revision they were given on; a new source commit starts a new revision.
 A rule is satisfied when, for each of its statements, at least NumberOfApprovalsNeeded approvers of the
 revision match its ApprovalPoolMembers (ARN patterns with `*`, or CodeCommitApprovers:<account>:<name>);
-a rule whose DestinationReferences do not name the pull request's destination is satisfied. An override
+a rule whose DestinationReferences do not name the pull request's destination is satisfied. Rules a
+template made (originApprovalRuleTemplate) cannot be changed or deleted on the pull request. An override
 sets the rules aside for the revision it was given on, so the pull request may merge unapproved; REVOKE
 removes it (as on AWS, a revoke is not stored)."""
 
@@ -105,6 +106,7 @@ class PullRequestApprovals:
                 raise AwsError(
                     "ApprovalRuleDoesNotExistException", f"approvalRuleName {rule_name} does not exist."
                 )
+            _not_from_template(rule, "CannotModifyApprovalRuleFromTemplateException", "changed")
             expected = params.get("existingRuleContentSha256")
             if expected is not None and expected != rule["ruleContentSha256"]:
                 raise AwsError(
@@ -127,6 +129,7 @@ class PullRequestApprovals:
             rule = _find_rule(record, rule_name)
             if rule is None:
                 return {"approvalRuleId": ""}
+            _not_from_template(rule, "CannotDeleteApprovalRuleFromTemplateException", "deleted")
             record["pullRequest"]["approvalRules"].remove(rule)
             self._rule_event(record, "PULL_REQUEST_APPROVAL_RULE_DELETED", rule)
             self.pulls.save(name, record)
@@ -293,6 +296,17 @@ def _valid_statement(statement) -> bool:
         and isinstance(members, list)
         and all(isinstance(member, str) for member in members)
     )
+
+
+def _not_from_template(rule: dict, code: str, verb: str) -> None:
+    origin = rule.get("originApprovalRuleTemplate")
+    if origin:
+        raise AwsError(
+            code,
+            f"approvalRuleName: {rule['approvalRuleName']} comes from approval rule template "
+            f"{origin['approvalRuleTemplateName']} and cannot be {verb} on the pull request; "
+            "override the approval rules instead.",
+        )
 
 
 def _find_rule(record: dict, rule_name: str) -> dict | None:

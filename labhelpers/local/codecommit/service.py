@@ -36,6 +36,8 @@ from .pulls import PullRequests
 from .pullstore import PullRequestStore
 from .repotriggers import RepositoryTriggers
 from .store import BRANCH_PREFIX, RepoStore, check_name
+from .templates import ApprovalRuleTemplates
+from .templatestore import TemplateStore
 from .tree import FILE_MODES, TreeEdit, changed_entries, mode_name, tree_entry
 
 MAX_FILE_BYTES = 6 * 1024 * 1024
@@ -44,6 +46,7 @@ DIFFERENCES_PAGE = 100
 
 
 class CodeCommitService(
+    ApprovalRuleTemplates,
     PullRequestMerges,
     PullRequestApprovals,
     PullRequestComments,
@@ -65,6 +68,7 @@ class CodeCommitService(
     ):
         self.store = store
         self.pulls = PullRequestStore(store)
+        self.templates = TemplateStore(store)
         self.clone_url = clone_url
         # The ARN of whoever calls: authors and actors of pull requests (the endpoint's STS tells it).
         self.caller = caller or (lambda: f"arn:aws:iam::{store.account}:user/lab")
