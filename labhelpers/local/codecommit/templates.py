@@ -109,7 +109,7 @@ class ApprovalRuleTemplates:
         old = _name(params, "oldApprovalRuleTemplateName")
         new = _name(params, "newApprovalRuleTemplateName")
         with self.templates.editing() as entries:
-            template = _existing(entries, old)["template"]
+            template = _existing(entries, old, "oldApprovalRuleTemplateName")["template"]
             if new != old and _find(entries, new):
                 raise AwsError(
                     "ApprovalRuleTemplateNameAlreadyExistsException",
@@ -267,11 +267,11 @@ def _find(entries: list[dict], name: str) -> dict | None:
     return next((entry for entry in entries if entry["template"]["approvalRuleTemplateName"] == name), None)
 
 
-def _existing(entries: list[dict], name: str) -> dict:
+def _existing(entries: list[dict], name: str, key: str = "approvalRuleTemplateName") -> dict:
     entry = _find(entries, name)
     if entry is None:
         raise AwsError(
             "ApprovalRuleTemplateDoesNotExistException",
-            f"Approval rule template {name} does not exist in this account and Region.",
+            f"{key}: approval rule template {name} does not exist in this account and Region.",
         )
     return entry
