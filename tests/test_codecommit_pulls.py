@@ -1,5 +1,5 @@
 """CodeCommit pull requests on the real local endpoint, through boto3 and the aws CLI's examples: creating,
-reading, listing, updating, closing, their events, merges and approvals."""
+reading, listing, updating, closing, their events, merges, approvals and overrides."""
 
 import json
 
@@ -533,6 +533,122 @@ def test_approval_rule_cli_commands_answer_the_documented_shape(cc, endpoint, re
         )
         shape = service_model("codecommit").operation_model(example.operation).output_shape
         assert shape_differences(example.output, answer, shape) == []
+
+
+# -- overrides ---------------------------------------------------------------------------------------
+
+
+def override_state(endpoint, pull_id: str, revision: str) -> dict:
+    return json.loads(
+        endpoint.aws(
+            "codecommit",
+            "get-pull-request-override-state",
+            "--pull-request-id",
+            pull_id,
+            "--revision-id",
+            revision,
+        ).stdout
+    )
+
+
+def test_an_override_lets_an_unapproved_pull_request_merge(cc, endpoint, repo):
+    pull = open_pr(cc, repo)
+    pull_id, revision = pull["pullRequestId"], pull["revisionId"]
+    ids = {"pullRequestId": pull_id, "revisionId": revision}
+    cc.create_pull_request_approval_rule(
+        pullRequestId=pull_id, approvalRuleName="one", approvalRuleContent=rule(1)
+    )
+    assert override_state(endpoint, pull_id, revision) == {"overridden": False}
+
+    endpoint.aws(
+        "codecommit",
+        "override-pull-request-approval-rules",
+        "--pull-request-id",
+        pull_id,
+        "--revision-id",
+        revision,
+        "--override-status",
+        "OVERRIDE",
+    )
+    assert override_state(endpoint, pull_id, revision) == {"overridden": True, "overrider": caller(endpoint)}
+    evaluation = cc.evaluate_pull_request_approval_rules(**ids)["evaluation"]
+    assert evaluation == {
+        "approved": False,
+        "overridden": True,
+        "approvalRulesSatisfied": [],
+        "approvalRulesNotSatisfied": ["one"],
+    }
+    assert error_code(cc.override_pull_request_approval_rules, **ids, overrideStatus="OVERRIDE") == (
+        "OverrideAlreadySetException"
+    )
+
+    # Revoked, the rules hold again; overridden again, the pull request merges unapproved.
+    cc.override_pull_request_approval_rules(**ids, overrideStatus="REVOKE")
+    assert cc.get_pull_request_override_state(**ids)["overridden"] is False
+    assert error_code(cc.merge_pull_request_by_fast_forward, pullRequestId=pull_id, repositoryName=repo) == (
+        "PullRequestApprovalRulesNotSatisfiedException"
+    )
+    cc.override_pull_request_approval_rules(**ids, overrideStatus="OVERRIDE")
+    merged = cc.merge_pull_request_by_fast_forward(pullRequestId=pull_id, repositoryName=repo)["pullRequest"]
+    assert merged["pullRequestTargets"][0]["mergeMetadata"]["isMerged"] is True
+
+    events = cc.describe_pull_request_events(
+        pullRequestId=pull_id, pullRequestEventType="PULL_REQUEST_APPROVAL_RULE_OVERRIDDEN"
+    )["pullRequestEvents"]
+    assert [e["approvalRuleOverriddenEventMetadata"] for e in events] == [
+        {"revisionId": revision, "overrideStatus": status} for status in ("OVERRIDE", "REVOKE", "OVERRIDE")
+    ]
+    assert {e["actorArn"] for e in events} == {caller(endpoint)}
+    assert error_code(cc.override_pull_request_approval_rules, **ids, overrideStatus="REVOKE") == (
+        "PullRequestAlreadyClosedException"
+    )
+
+
+def test_an_override_holds_for_its_revision_and_refuses_bad_requests(cc, endpoint, repo):
+    pull = open_pr(cc, repo)
+    ids = {"pullRequestId": pull["pullRequestId"], "revisionId": pull["revisionId"]}
+    override = cc.override_pull_request_approval_rules
+    assert error_code(override, **ids, overrideStatus="") == "OverrideStatusRequiredException"
+    assert error_code(override, **ids, overrideStatus="MAYBE") == "InvalidOverrideStatusException"
+    stale = {"pullRequestId": pull["pullRequestId"], "revisionId": "0" * 64}
+    assert error_code(override, **stale, overrideStatus="OVERRIDE") == "RevisionNotCurrentException"
+    bad = {"pullRequestId": pull["pullRequestId"], "revisionId": "x"}
+    assert error_code(override, **bad, overrideStatus="OVERRIDE") == "InvalidRevisionIdException"
+    assert error_code(cc.get_pull_request_override_state, **bad) == "InvalidRevisionIdException"
+    assert error_code(
+        cc.get_pull_request_override_state, pullRequestId="abc", revisionId=pull["revisionId"]
+    ) == ("InvalidPullRequestIdException")
+    # Nothing to revoke: no change, no event.
+    override(**ids, overrideStatus="REVOKE")
+    kinds = [
+        e["pullRequestEventType"]
+        for e in cc.describe_pull_request_events(pullRequestId=ids["pullRequestId"])["pullRequestEvents"]
+    ]
+    assert "PULL_REQUEST_APPROVAL_RULE_OVERRIDDEN" not in kinds
+
+    override(**ids, overrideStatus="OVERRIDE")
+    put(cc, repo, "feature", "late.txt", b"late\n")
+    revision = cc.get_pull_request(pullRequestId=pull["pullRequestId"])["pullRequest"]["revisionId"]
+    now = {"pullRequestId": pull["pullRequestId"], "revisionId": revision}
+    assert cc.get_pull_request_override_state(**now)["overridden"] is False
+    assert cc.evaluate_pull_request_approval_rules(**now)["evaluation"]["overridden"] is False
+    assert cc.get_pull_request_override_state(**ids)["overrider"] == caller(endpoint)
+
+
+@pytest.mark.parametrize(
+    "command", ["override-pull-request-approval-rules", "get-pull-request-override-state"]
+)
+def test_override_cli_examples_answer_the_documented_shape(cc, endpoint, repo, command):
+    pull = open_pr(cc, repo)
+    values = {"pull_request_id": pull["pullRequestId"], "revision_id": pull["revisionId"]}
+    if command == "get-pull-request-override-state":
+        cc.override_pull_request_approval_rules(
+            pullRequestId=pull["pullRequestId"], revisionId=pull["revisionId"], overrideStatus="OVERRIDE"
+        )
+    assert example_differences(endpoint, command, repo, **values) == []
+    assert cc.get_pull_request_override_state(
+        pullRequestId=pull["pullRequestId"], revisionId=pull["revisionId"]
+    )["overridden"]
 
 
 # -- comments ----------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Approving pull requests: UpdatePullRequestApprovalState, GetPullRequestApprovalStates,
-CreatePullRequestApprovalRule, UpdatePullRequestApprovalRuleContent, DeletePullRequestApprovalRule and
-EvaluatePullRequestApprovalRules.
+CreatePullRequestApprovalRule, UpdatePullRequestApprovalRuleContent, DeletePullRequestApprovalRule,
+EvaluatePullRequestApprovalRules, OverridePullRequestApprovalRules and GetPullRequestOverrideState.
 
 The local rule on authors: as on AWS, the caller may not approve a pull request whose authorArn is the
 caller. Locally every call is the lab's user, so pull requests the API opens can never be approved by it;
@@ -8,7 +8,10 @@ one another user opened (its record on disk naming that user as author, as a lab
 it) can. Approvals count for the revision they were given on; a new source commit starts a new revision.
 A rule is satisfied when, for each of its statements, at least NumberOfApprovalsNeeded approvers of the
 revision match its ApprovalPoolMembers (ARN patterns with `*`, or CodeCommitApprovers:<account>:<name>);
-a rule whose DestinationReferences do not name the pull request's destination is satisfied."""
+a rule whose DestinationReferences do not name the pull request's destination is satisfied. Rules a
+template made (originApprovalRuleTemplate) cannot be changed or deleted on the pull request. An override
+sets the rules aside for the revision it was given on, so the pull request may merge unapproved; REVOKE
+removes it (as on AWS, a revoke is not stored)."""
 
 import fnmatch
 import hashlib
@@ -69,7 +72,7 @@ class PullRequestApprovals:
         return {
             "evaluation": {
                 "approved": not unsatisfied,
-                "overridden": False,
+                "overridden": _overrider(record, revision) is not None,
                 "approvalRulesSatisfied": satisfied,
                 "approvalRulesNotSatisfied": unsatisfied,
             }
@@ -77,7 +80,7 @@ class PullRequestApprovals:
 
     def create_pull_request_approval_rule(self, params):
         rule_name = _rule_name(params)
-        content = _rule_content(params, "approvalRuleContent")
+        content = rule_content(params, "approvalRuleContent")
         with self._open_record(params) as (name, record):
             rules = record["pullRequest"]["approvalRules"]
             if any(rule["approvalRuleName"] == rule_name for rule in rules):
@@ -88,16 +91,7 @@ class PullRequestApprovals:
                 raise AwsError(
                     "NumberOfRulesExceededException", f"A pull request has at most {MAX_RULES} rules."
                 )
-            stamp = now()
-            rule = {
-                "approvalRuleId": str(uuid.uuid4()),
-                "approvalRuleName": rule_name,
-                "approvalRuleContent": content,
-                "ruleContentSha256": _sha256(content),
-                "creationDate": stamp,
-                "lastModifiedDate": stamp,
-                "lastModifiedUser": self.caller(),
-            }
+            rule = new_rule(rule_name, content, self.caller())
             rules.append(rule)
             self._rule_event(record, "PULL_REQUEST_APPROVAL_RULE_CREATED", rule)
             self.pulls.save(name, record)
@@ -105,13 +99,14 @@ class PullRequestApprovals:
 
     def update_pull_request_approval_rule_content(self, params):
         rule_name = _rule_name(params)
-        content = _rule_content(params, "newRuleContent")
+        content = rule_content(params, "newRuleContent")
         with self._open_record(params) as (name, record):
             rule = _find_rule(record, rule_name)
             if rule is None:
                 raise AwsError(
                     "ApprovalRuleDoesNotExistException", f"approvalRuleName {rule_name} does not exist."
                 )
+            _not_from_template(rule, "CannotModifyApprovalRuleFromTemplateException", "changed")
             expected = params.get("existingRuleContentSha256")
             if expected is not None and expected != rule["ruleContentSha256"]:
                 raise AwsError(
@@ -120,7 +115,7 @@ class PullRequestApprovals:
                 )
             rule.update(
                 approvalRuleContent=content,
-                ruleContentSha256=_sha256(content),
+                ruleContentSha256=content_sha256(content),
                 lastModifiedDate=now(),
                 lastModifiedUser=self.caller(),
             )
@@ -134,15 +129,48 @@ class PullRequestApprovals:
             rule = _find_rule(record, rule_name)
             if rule is None:
                 return {"approvalRuleId": ""}
+            _not_from_template(rule, "CannotDeleteApprovalRuleFromTemplateException", "deleted")
             record["pullRequest"]["approvalRules"].remove(rule)
             self._rule_event(record, "PULL_REQUEST_APPROVAL_RULE_DELETED", rule)
             self.pulls.save(name, record)
         return {"approvalRuleId": rule["approvalRuleId"]}
 
+    def override_pull_request_approval_rules(self, params):
+        status = params.get("overrideStatus")
+        if not status:
+            raise AwsError("OverrideStatusRequiredException", "Give overrideStatus: OVERRIDE or REVOKE.")
+        if status not in ("OVERRIDE", "REVOKE"):
+            raise AwsError("InvalidOverrideStatusException", "overrideStatus must be OVERRIDE or REVOKE.")
+        with self._open_record(params) as (name, record):
+            revision = _current_revision(params, record["pullRequest"])
+            overrides = record.setdefault("overrides", {})
+            if status == "OVERRIDE":
+                if revision in overrides:
+                    raise AwsError(
+                        "OverrideAlreadySetException",
+                        f"overrideStatus: {overrides[revision]} already overrode the rules of this revision.",
+                    )
+                overrides[revision] = self.caller()
+            elif overrides.pop(revision, None) is None:
+                return  # no override to revoke
+            self._event(
+                record,
+                "PULL_REQUEST_APPROVAL_RULE_OVERRIDDEN",
+                approvalRuleOverriddenEventMetadata={"revisionId": revision, "overrideStatus": status},
+            )
+            self.pulls.save(name, record)
+
+    def get_pull_request_override_state(self, params):
+        _, record = self._current(params)
+        overrider = _overrider(record, _revision_id(params))
+        return {"overridden": True, "overrider": overrider} if overrider else {"overridden": False}
+
     def check_rules_satisfied(self, record: dict) -> None:
-        """Before a merge: every approval rule satisfied on the current revision, else AWS's exception."""
-        _, unsatisfied = _evaluate(record, record["pullRequest"]["revisionId"])
-        if unsatisfied:
+        """Before a merge: every approval rule satisfied on the current revision (or the rules overridden),
+        else AWS's exception."""
+        revision = record["pullRequest"]["revisionId"]
+        _, unsatisfied = _evaluate(record, revision)
+        if unsatisfied and _overrider(record, revision) is None:
             raise AwsError(
                 "PullRequestApprovalRulesNotSatisfiedException",
                 f"Approval rules not satisfied: {', '.join(unsatisfied)}.",
@@ -163,6 +191,27 @@ class PullRequestApprovals:
         self._event(record, kind, approvalRuleEventMetadata=metadata)
 
 
+def new_rule(rule_name: str, content: str, user: str, origin: dict | None = None) -> dict:
+    """An approval rule of a pull request; `origin` names the template that made it, if one did."""
+    stamp = now()
+    return {
+        "approvalRuleId": str(uuid.uuid4()),
+        "approvalRuleName": rule_name,
+        "approvalRuleContent": content,
+        "ruleContentSha256": content_sha256(content),
+        "creationDate": stamp,
+        "lastModifiedDate": stamp,
+        "lastModifiedUser": user,
+        **({"originApprovalRuleTemplate": origin} if origin else {}),
+    }
+
+
+def applies_to(content: dict, destination: str) -> bool:
+    """Whether (parsed) rule content concerns pull requests into `destination` (a full reference): those
+    its DestinationReferences name, or all when it names none."""
+    return destination in content.get("DestinationReferences", [destination])
+
+
 def _evaluate(record: dict, revision: str) -> tuple[list[str], list[str]]:
     """The names of the rules the approvals of `revision` satisfy, and of those they do not."""
     approvers = record["approvals"].get(revision, [])
@@ -170,8 +219,7 @@ def _evaluate(record: dict, revision: str) -> tuple[list[str], list[str]]:
     satisfied, unsatisfied = [], []
     for rule in record["pullRequest"]["approvalRules"]:
         content = json.loads(rule["approvalRuleContent"])
-        applies = destination in content.get("DestinationReferences", [destination])
-        met = not applies or all(
+        met = not applies_to(content, destination) or all(
             sum(_in_pool(arn, statement.get("ApprovalPoolMembers")) for arn in approvers)
             >= statement["NumberOfApprovalsNeeded"]
             for statement in content["Statements"]
@@ -202,8 +250,19 @@ def _rule_name(params) -> str:
     return rule_name
 
 
-def _rule_content(params, key: str) -> str:
-    content = required(params, key, "ApprovalRuleContentRequiredException")
+def _overrider(record: dict, revision: str) -> str | None:
+    """Who overrode the approval rules of `revision`, if anyone did."""
+    return record.get("overrides", {}).get(revision)
+
+
+def rule_content(
+    params,
+    key: str,
+    required_code: str = "ApprovalRuleContentRequiredException",
+    invalid_code: str = "InvalidApprovalRuleContentException",
+) -> str:
+    """Approval rule content (of a pull request's rule, or of a template with its codes), checked."""
+    content = required(params, key, required_code)
     try:
         parsed = json.loads(content)
         statements = parsed["Statements"]
@@ -219,7 +278,7 @@ def _rule_content(params, key: str) -> str:
         valid = False
     if not valid:
         raise AwsError(
-            "InvalidApprovalRuleContentException",
+            invalid_code,
             f'{key} is not a valid rule: JSON of at most {MAX_RULE_CONTENT} characters like {{"Version": '
             '"2018-11-08", "Statements": [{"Type": "Approvers", "NumberOfApprovalsNeeded": 1, '
             '"ApprovalPoolMembers": ["arn:aws:iam::<account>:user/*"]}]}.',
@@ -237,6 +296,17 @@ def _valid_statement(statement) -> bool:
         and isinstance(members, list)
         and all(isinstance(member, str) for member in members)
     )
+
+
+def _not_from_template(rule: dict, code: str, verb: str) -> None:
+    origin = rule.get("originApprovalRuleTemplate")
+    if origin:
+        raise AwsError(
+            code,
+            f"approvalRuleName: {rule['approvalRuleName']} comes from approval rule template "
+            f"{origin['approvalRuleTemplateName']} and cannot be {verb} on the pull request; "
+            "override the approval rules instead.",
+        )
 
 
 def _find_rule(record: dict, rule_name: str) -> dict | None:
@@ -262,5 +332,5 @@ def _current_revision(params, pull: dict) -> str:
     return revision
 
 
-def _sha256(content: str) -> str:
+def content_sha256(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()

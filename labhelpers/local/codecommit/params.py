@@ -12,6 +12,7 @@ from .store import BRANCH_PREFIX
 from .tree import FILE_MODES
 
 MAX_TAGS = 50
+MAX_BATCH_NAMES = 100
 DEFAULT_AUTHOR = "local-lab-user"
 FULL_ID = re.compile(r"[0-9a-fA-F]{40}")
 
@@ -40,6 +41,18 @@ def branch_name(params: dict, key: str = "branchName") -> str:
     if len(branch) > 256 or not check_ref_format((BRANCH_PREFIX + branch).encode()):
         raise AwsError("InvalidBranchNameException", f"{branch!r} is not a valid branch name.")
     return branch
+
+
+def repository_names(params: dict) -> list[str]:
+    """The repositoryNames of a batch operation: 1 to MAX_BATCH_NAMES of them (each checked by the batch)."""
+    names = params.get("repositoryNames")
+    if not names:
+        raise AwsError("RepositoryNamesRequiredException", "repositoryNames: give at least one name.")
+    if len(names) > MAX_BATCH_NAMES:
+        raise AwsError(
+            "MaximumRepositoryNamesExceededException", f"repositoryNames: at most {MAX_BATCH_NAMES} names."
+        )
+    return names
 
 
 def object_id(value: str, invalid_code: str) -> bytes:

@@ -39,7 +39,7 @@ IDENTITY_ARN = re.compile(r"arn:aws:(iam|sts)::\d{12}:\S+")
 
 
 class PullRequests:
-    """Operations of CodeCommitService (a mixin: it needs `store`, `pulls` and `caller`)."""
+    """Operations of CodeCommitService (a mixin: it needs `store`, `pulls`, `caller` and `template_rules`)."""
 
     def create_pull_request(self, params):
         title = _title(params)
@@ -86,7 +86,7 @@ class PullRequests:
                     }
                 ],
                 "revisionId": _revision(pull_id, tips[0]),
-                "approvalRules": [],
+                "approvalRules": self.template_rules(name, destination),
                 **({"description": description} if description is not None else {}),
                 **({"clientRequestToken": token} if token else {}),
             }

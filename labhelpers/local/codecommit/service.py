@@ -31,6 +31,7 @@ from .params import (
     offset_page,
     optional_string,
     repo_path,
+    repository_names,
     required,
 )
 from .pulls import PullRequests
@@ -38,15 +39,17 @@ from .pullstore import PullRequestStore
 from .reactions import CommentReactions
 from .repotriggers import RepositoryTriggers
 from .store import BRANCH_PREFIX, RepoStore, check_name
+from .templates import ApprovalRuleTemplates
+from .templatestore import TemplateStore
 from .tree import FILE_MODES, TreeEdit, changed_entries, mode_name, tree_entry
 
 MAX_FILE_BYTES = 6 * 1024 * 1024
 MAX_FILE_ENTRIES = 100
-MAX_BATCH_NAMES = 100
 DIFFERENCES_PAGE = 100
 
 
 class CodeCommitService(
+    ApprovalRuleTemplates,
     PullRequestMerges,
     PullRequestApprovals,
     CommentEdits,
@@ -71,6 +74,7 @@ class CodeCommitService(
         self.store = store
         self.pulls = PullRequestStore(store)
         self.comments = CommentStore(store)
+        self.templates = TemplateStore(store)
         self.clone_url = clone_url
         # The ARN of whoever calls: authors and actors of pull requests (the endpoint's STS tells it).
         self.caller = caller or (lambda: f"arn:aws:iam::{store.account}:user/lab")
@@ -107,16 +111,8 @@ class CodeCommitService(
         return with_token({"repositories": page}, token)
 
     def batch_get_repositories(self, params):
-        names = params.get("repositoryNames")
-        if not names:
-            raise AwsError("RepositoryNamesRequiredException", "At least one repository name is required.")
-        if len(names) > MAX_BATCH_NAMES:
-            raise AwsError(
-                "MaximumRepositoryNamesExceededException",
-                f"At most {MAX_BATCH_NAMES} repository names are allowed.",
-            )
         found, missing = [], []
-        for name in map(check_name, names):
+        for name in map(check_name, repository_names(params)):
             try:
                 found.append(self._metadata(self.store.get(name)))
             except AwsError:
