@@ -11,9 +11,11 @@ from ..awsjson import AwsError
 from ..dispatch import JsonService
 from ..paging import with_token
 from .approvals import PullRequestApprovals
+from .branchmerges import BranchMerges
 from .comments import PullRequestComments
 from .gitobjects import branch_names, branch_tip, commit_info, find_commit, new_commit, read_ref
 from .history import CommitHistory
+from .mergeconflicts import MergeConflicts
 from .merges import PullRequestMerges
 from .params import (
     FULL_ID,
@@ -43,6 +45,8 @@ DIFFERENCES_PAGE = 100
 
 
 class CodeCommitService(
+    MergeConflicts,
+    BranchMerges,
     PullRequestMerges,
     PullRequestApprovals,
     PullRequestComments,
