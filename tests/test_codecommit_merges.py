@@ -9,6 +9,8 @@ import pytest
 from test_codecommit import error_code
 from test_codecommit_pulls import example_differences, put, tip
 
+from labhelpers.local.codecommit.diff3 import merge_lines
+
 README = b"line 1\nline 2\nline 3\nline 4\nline 5\n"
 
 
@@ -409,6 +411,31 @@ def test_a_mode_changed_on_both_sides_and_a_file_where_a_folder_is_conflict(cc, 
     assert conflict["objectTypes"] == {"source": "FILE", "destination": "DIRECTORY", "base": "DIRECTORY"}
     cc.merge_branches_by_three_way(**folder, conflictResolutionStrategy="ACCEPT_SOURCE")
     assert content(cc, repo, "docs", "bugfix-bug1233") == b"a file now\n"
+
+
+def lines(text: str) -> list[bytes]:
+    return [f"{word}\n".encode() for word in text.split()]
+
+
+@pytest.mark.parametrize(
+    ("base", "source", "destination", "merged", "conflicts"),
+    [
+        ("a b c", "a b c", "a b c", "a b c", 0),
+        ("a b c", "a X c", "a b c Y", "a X c Y", 0),  # apart: both kept
+        ("a b c", "a X c", "a X c", "a X c", 0),  # the same change on both sides
+        ("a b c", "a c", "a b c d", "a c d", 0),  # a deletion and an addition elsewhere
+        ("a c", "a X c", "a Y c", None, 1),  # two insertions at one place
+        ("a b c", "a c", "a Y c", None, 1),  # deleted on one side, changed on the other
+        ("", "a", "b", None, 1),  # added on both sides, differently
+        ("a b c d e", "A b c d E", "a b C d e", "A b C d E", 0),
+    ],
+)
+def test_the_line_merge_conflicts_only_where_both_sides_changed_the_same_lines(
+    base, source, destination, merged, conflicts
+):
+    merge = merge_lines(lines(base), lines(source), lines(destination))
+    assert merge.conflicts == conflicts
+    assert merge.merged == (lines(merged) if merged is not None else None)
 
 
 # -- the aws CLI's examples --------------------------------------------------------------------------
