@@ -338,6 +338,29 @@ def test_conflicts_need_a_manual_merge_or_a_strategy(cc, repo):
     assert got["fileContent"] == b"# feature's\n"
 
 
+def test_line_level_merges_and_resolutions_settle_a_pull_request(cc, repo):
+    put(cc, repo, "main", "README.md", b"# hello\nfrom main\n")
+    put(cc, repo, "feature", "README.md", b"# hello, feature\n")
+    pull_id = open_pr(cc, repo)["pullRequestId"]
+    merge = {"pullRequestId": pull_id, "repositoryName": repo, "conflictDetailLevel": "LINE_LEVEL"}
+    assert error_code(cc.merge_pull_request_by_squash, **merge) == "ManualMergeRequiredException"
+    resolution = {"replaceContents": [{"filePath": "README.md", "replacementType": "KEEP_DESTINATION"}]}
+    assert error_code(
+        cc.merge_pull_request_by_squash,
+        **merge,
+        conflictResolution={"deleteFiles": [{"filePath": "feature.txt"}]},
+    ) == ("InvalidConflictResolutionException")
+    cc.merge_pull_request_by_squash(
+        **merge, conflictResolutionStrategy="AUTOMERGE", conflictResolution=resolution
+    )
+    got = cc.get_file(repositoryName=repo, filePath="README.md", commitSpecifier="main")
+    assert got["fileContent"] == b"# hello\nfrom main\n"
+    assert (
+        cc.get_file(repositoryName=repo, filePath="feature.txt", commitSpecifier="main")["fileContent"]
+        == b"new\n"
+    )
+
+
 @pytest.mark.parametrize(
     "command",
     ["merge-pull-request-by-fast-forward", "merge-pull-request-by-squash", "merge-pull-request-by-three-way"],

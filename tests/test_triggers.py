@@ -519,6 +519,25 @@ def test_a_merged_pull_request_starts_a_run_with_the_merge_commit(kit):
     assert kit.revision(run["pipelineExecutionId"]) == merged["mergeCommitId"]
 
 
+def test_a_branch_merge_starts_a_run_with_the_merge_commit(kit):
+    kit.create(approval_stage())
+    codecommit = kit.endpoint.client("codecommit")
+    tip = codecommit.get_branch(repositoryName=kit.repository, branchName="main")["branch"]["commitId"]
+    codecommit.create_branch(repositoryName=kit.repository, branchName="feature", commitId=tip)
+    codecommit.put_file(
+        repositoryName=kit.repository,
+        branchName="feature",
+        fileContent=b"merged\n",
+        filePath="merged.txt",
+        parentCommitId=tip,
+    )
+    merged = codecommit.merge_branches_by_squash(
+        repositoryName=kit.repository, sourceCommitSpecifier="feature", destinationCommitSpecifier="main"
+    )
+    run = kit.expect_runs(2)[-1]
+    assert kit.revision(run["pipelineExecutionId"]) == merged["commitId"]
+
+
 def test_a_renamed_repository_no_longer_starts_the_pipeline_of_its_old_name(kit, unique):
     kit.create(approval_stage())
     codecommit = kit.endpoint.client("codecommit")

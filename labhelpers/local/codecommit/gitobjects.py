@@ -1,6 +1,7 @@
 """Reading git objects as CodeCommit names them: refs, branches, commits and their API form."""
 
 import re
+import time
 
 from dulwich.objects import Commit, Tag, format_timezone
 
@@ -35,6 +36,21 @@ def find_commit(repo, sha: bytes) -> Commit | None:
     except KeyError:
         return None
     return found if isinstance(found, Commit) else None
+
+
+def new_commit(
+    repo, tree_id: bytes, parents: list[bytes], identity: bytes, message: str, when=None
+) -> Commit:
+    """Write a commit (author and committer `identity`, at `when` epoch seconds UTC, else now)."""
+    commit = Commit()
+    commit.tree = tree_id
+    commit.parents = parents
+    commit.author = commit.committer = identity
+    commit.author_time = commit.commit_time = int(time.time()) if when is None else when
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.message = message.encode()
+    repo.object_store.add_object(commit)
+    return commit
 
 
 def commit_info(commit: Commit) -> dict:

@@ -13,6 +13,7 @@ from .tree import FILE_MODES
 
 MAX_TAGS = 50
 MAX_BATCH_NAMES = 100
+MAX_MESSAGE_BYTES = 100 * 1024
 DEFAULT_AUTHOR = "local-lab-user"
 FULL_ID = re.compile(r"[0-9a-fA-F]{40}")
 
@@ -104,6 +105,14 @@ def commit_identity(name, email) -> bytes:
         raise AwsError("InvalidEmailException", f"{email!r} is not a valid email address.")
     clean_name = re.sub(r"[<>\n]", "", name) if isinstance(name, str) and name.strip() else DEFAULT_AUTHOR
     return f"{clean_name.strip()} <{email or ''}>".encode()
+
+
+def commit_details(params: dict) -> tuple[bytes, str | None]:
+    """The identity (authorName, email) and message (commitMessage, or None) of a commit a merge makes."""
+    message = optional_string(params, "commitMessage")
+    if message is not None and len(message.encode()) > MAX_MESSAGE_BYTES:
+        raise AwsError("CommitMessageLengthExceededException", "commitMessage is longer than 100 KB.")
+    return commit_identity(params.get("authorName"), params.get("email")), message
 
 
 def checked_tags(tags) -> dict:

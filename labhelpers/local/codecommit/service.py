@@ -3,7 +3,6 @@ read from and written to the git repositories with dulwich."""
 
 import base64
 import stat
-import time
 from collections.abc import Callable
 
 from dulwich.objects import S_ISGITLINK, Blob, Commit, Tree, TreeEntry
@@ -12,11 +11,13 @@ from ..awsjson import AwsError
 from ..dispatch import JsonService
 from ..paging import with_token
 from .approvals import PullRequestApprovals
+from .branchmerges import BranchMerges
 from .commentedits import CommentEdits
 from .comments import CommitComments
 from .commentstore import CommentStore
-from .gitobjects import branch_names, branch_tip, commit_info, find_commit, read_ref
+from .gitobjects import branch_names, branch_tip, commit_info, find_commit, new_commit, read_ref
 from .history import CommitHistory
+from .mergeconflicts import MergeConflicts
 from .merges import PullRequestMerges
 from .params import (
     FULL_ID,
@@ -50,6 +51,8 @@ DIFFERENCES_PAGE = 100
 
 class CodeCommitService(
     ApprovalRuleTemplates,
+    MergeConflicts,
+    BranchMerges,
     PullRequestMerges,
     PullRequestApprovals,
     CommentEdits,
@@ -463,14 +466,7 @@ class CodeCommitService(
     def _commit_to(
         self, repo, name, branch, parent: Commit | None, tree_id: bytes, identity: bytes, message: str
     ):
-        commit = Commit()
-        commit.tree = tree_id
-        commit.parents = [parent.id] if parent else []
-        commit.author = commit.committer = identity
-        commit.author_time = commit.commit_time = int(time.time())
-        commit.author_timezone = commit.commit_timezone = 0
-        commit.message = message.encode()
-        repo.object_store.add_object(commit)
+        commit = new_commit(repo, tree_id, [parent.id] if parent else [], identity, message)
         old = parent.id.decode() if parent else None
         if not self.store.update_ref(name, BRANCH_PREFIX + branch, old, commit.id.decode()):
             raise AwsError(

@@ -72,12 +72,10 @@ class TreeEdit:
         tree_id = commit_tree_changes(store, self.tree_id or Tree(), changes)
         if keep_empty_folders:
             emptied = {p.rpartition("/")[0] for p, change in self.changes.items() if change is None} - {""}
-            emptied = {d for d in emptied if tree_entry(self.repo, tree_id, d) is None}
-            deepest = [d for d in emptied if not any(other.startswith(d + "/") for other in emptied)]
-            if deepest:
+            kept = gitkeeps({d for d in emptied if tree_entry(self.repo, tree_id, d) is None})
+            if kept:
                 keep = Blob.from_string(b"")
                 store.add_object(keep)
-                kept = [f"{d}/.gitkeep" for d in sorted(deepest)]
                 tree_id = commit_tree_changes(
                     store, tree_id, [(k.encode(), FILE_MODES["NORMAL"], keep.id) for k in kept]
                 )
@@ -121,6 +119,12 @@ class TreeEdit:
                 raise AwsError(
                     "DirectoryNameConflictsWithFileNameException", f"{folder} is a file in the repository."
                 )
+
+
+def gitkeeps(emptied: set[str]) -> list[str]:
+    """The .gitkeep files that keep folders a change emptied (keepEmptyFolders): one in each deepest one."""
+    deepest = [d for d in emptied if not any(other.startswith(d + "/") for other in emptied)]
+    return [f"{d}/.gitkeep" for d in sorted(deepest)]
 
 
 def _file_metadata(path: str, mode: int, sha: bytes) -> dict:
