@@ -42,6 +42,7 @@ CREATES = {
     "CreateDeploymentGroup": "--deployment-group-name",
     "CreateConnection": "--connection-name",
     "RegisterOnPremisesInstance": "--instance-name",
+    "CreateApprovalRuleTemplate": "--approval-rule-template-name",
 }
 # The operations that remove the test's resources: after every other.
 REMOVES_PARENTS = {

@@ -46,14 +46,11 @@ def caller(endpoint) -> str:
 
 # Options the examples misspell, which the CLI refuses: the merge examples' --name (for --author-name) and
 # get-comments-for-compared-commit's --before-commit-ID.
-MISSPELLED = {"--name": "--author-name", "--before-commit-ID": "--before-commit-id"}
-
-
 def example_differences(endpoint, command: str, repo: str, **values: str) -> list[str]:
     """Run the CLI example of `command` on `repo`, its options given `values` (pull_request_id=...);
     where its output's shape differs from the documented one."""
     example = parse("codecommit", EXAMPLES / "codecommit" / f"{command}.rst")[0]
-    argv = [MISSPELLED.get(arg, arg.replace("MyDemoRepo", repo)) for arg in example.argv]
+    argv = [arg.replace("MyDemoRepo", repo) for arg in example.argv]  # its printed typos put right by parse
     for key, value in values.items():
         argv[argv.index("--" + key.replace("_", "-")) + 1] = value
     answer = json.loads(endpoint.aws("codecommit", command, *argv).stdout or "{}")
@@ -731,4 +728,12 @@ def test_comment_cli_examples_answer_the_documented_shape(cc, endpoint, repo):
         after_commit_id=after,
     )
     assert posted == []
-    assert example_differences(endpoint, "get-comments-for-pull-request", repo, pull_request_id=pull_id) == []
+    listed = example_differences(
+        endpoint,
+        "get-comments-for-pull-request",
+        repo,
+        pull_request_id=pull_id,
+        before_commit_id=before,
+        after_commit_id=after,
+    )
+    assert listed == []
