@@ -347,8 +347,10 @@ def test_list_action_types(cp):
 
 def test_list_action_types_pages_with_tokens(tmp_path):
     from labhelpers.local.codepipeline.control import CodePipelineControl
+    from labhelpers.local.codepipeline.customtypes import CustomActionTypes
 
-    control = CodePipelineControl(PipelineStore(tmp_path), page_size=4)
+    custom = CustomActionTypes(tmp_path / "custom-action-types.json")
+    control = CodePipelineControl(PipelineStore(tmp_path), custom, page_size=4)
     seen, token = [], None
     while True:
         answer = control.handle("ListActionTypes", {"nextToken": token} if token else {})
@@ -446,7 +448,7 @@ def test_client_validation_off_still_gets_the_service_verdict(endpoint, cp):
 
 
 def test_unimplemented_operations_answer_501_and_base_methods_are_unknown(endpoint):
-    status, answer = raw_call(endpoint, "DeregisterWebhookWithThirdParty", {})
+    status, answer = raw_call(endpoint, "AcknowledgeThirdPartyJob", {})
     assert (status, answer["__type"]) == (501, "NotImplemented")
     for operation in ("Handle", "Owns"):  # methods of the service class, not CodePipeline operations
         status, answer = raw_call(endpoint, operation, {})
