@@ -103,6 +103,7 @@ def build_app(ctx, snapshots, started: float):
     from .codepipeline.runs import CodePipelineRuns
     from .codepipeline.store import PipelineStore, pipelines_folder
     from .codepipeline.triggers import ChangeDetection
+    from .codepipeline.webhooks import CodePipelineWebhooks, WebhookStore
     from .dispatch import Dispatcher
     from .labpages import LabPages
     from .labpages.links import PageLinks
@@ -172,6 +173,7 @@ def build_app(ctx, snapshots, started: float):
         CodePipelineControl(pipelines, custom_types),
         CodePipelineRuns(pipelines, engine),
         CodePipelineJobWorkers(custom_types, jobs),
+        CodePipelineWebhooks(WebhookStore(layout.state / "webhooks.json", config.ACCOUNT), pipelines),
         codedeploy,
         codebuild,
         ReportsService(ctx, codebuild.reports),
