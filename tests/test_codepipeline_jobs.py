@@ -187,6 +187,7 @@ def test_a_job_worker_runs_a_custom_action_to_success(kit, own_endpoint):
         "key": target["objectKey"],
     }
     state = kit.stage_state("Build")["actionStates"][0]
+    assert state["entityUrl"] == "https://ci.example.com/job/lab-project/"
     assert state["latestExecution"]["externalExecutionUrl"] == result["externalExecutionUrl"]
 
 

@@ -99,6 +99,7 @@ def build_app(ctx, snapshots, started: float):
     from .codepipeline.engine.permissions import RolePermissions
     from .codepipeline.engine.providers import PROVIDERS
     from .codepipeline.engine.store import ExecutionStore
+    from .codepipeline.entities import EntityLinks
     from .codepipeline.jobworkers import CodePipelineJobWorkers
     from .codepipeline.runs import CodePipelineRuns
     from .codepipeline.store import PipelineStore, pipelines_folder
@@ -136,6 +137,7 @@ def build_app(ctx, snapshots, started: float):
     executions.load()
     connections = ConnectionStore(layout.state / "connections.json", config.ACCOUNT)
     pushes = PushedRevisions()
+    pages = PageLinks(ctx)
     custom_types = CustomActionTypes(layout.state / "custom-action-types.json")
     engine_cond = threading.Condition(threading.RLock())
     jobs = JobBoard(
@@ -152,7 +154,7 @@ def build_app(ctx, snapshots, started: float):
             "deployments": codedeploy,
             "connections": connections,
             "pushes": pushes,
-            "pages": PageLinks(ctx),
+            "pages": pages,
             "jobs": jobs,
         },
         transitions_file=layout.state / "transitions.json",
@@ -171,7 +173,7 @@ def build_app(ctx, snapshots, started: float):
     services = [
         codecommit,
         CodePipelineControl(pipelines, custom_types),
-        CodePipelineRuns(pipelines, engine),
+        CodePipelineRuns(pipelines, engine, EntityLinks(pages, custom_types)),
         CodePipelineJobWorkers(custom_types, jobs),
         CodePipelineWebhooks(WebhookStore(layout.state / "webhooks.json", config.ACCOUNT), pipelines),
         codedeploy,
