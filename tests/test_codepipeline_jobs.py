@@ -402,3 +402,13 @@ def test_the_cli_drives_a_custom_action(kit, tmp_path):
     assert kit.endpoint.run(command, cwd=tmp_path).stdout.strip() == ""
     listed = kit.endpoint.aws("codepipeline", "list-action-types", "--action-owner-filter", "Custom")
     assert provider not in listed.stdout
+
+
+def test_custom_types_survive_a_restart(fresh_endpoint, unique):
+    cp = fresh_endpoint.client("codepipeline")
+    kept = create_type(cp, f"Kept{unique}")["actionType"]
+    create_type(cp, f"Gone{unique}")
+    cp.delete_custom_action_type(category="Build", provider=f"Gone{unique}", version="1")
+    process.stop(fresh_endpoint.layout)
+    again = start_endpoint(fresh_endpoint.layout.root).client("codepipeline")
+    assert again.list_action_types(actionOwnerFilter="Custom")["actionTypes"] == [kept]
