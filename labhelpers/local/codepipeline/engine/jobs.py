@@ -78,16 +78,18 @@ class JobBoard:
             external_id = details.get("externalExecutionId")
             template = action_type.settings.get("executionUrlTemplate")
             url = (
-                template and external_id and actiontypes.render_url(template, ctx.configuration, external_id)
+                actiontypes.render_url(template, ctx.configuration, external_id)
+                if template and external_id
+                else None
             )
             continuation = result.get("continuationToken")
             if continuation:
-                ctx.report(external_id=external_id, external_url=url or None, summary=details.get("summary"))
+                ctx.report(external_id=external_id, external_url=url, summary=details.get("summary"))
                 continue
             return Outcome(
                 summary=details.get("summary"),
                 external_id=external_id,
-                external_url=url or None,
+                external_url=url,
                 output_artifacts=outputs,
                 output_variables=result.get("outputVariables", {}),
                 revision=_revision(result.get("currentRevision")),
