@@ -6,6 +6,7 @@ ListActionTypes, which other modules compare with the built-in types."""
 
 import io
 import json
+import threading
 import zipfile
 
 import boto3
@@ -16,6 +17,10 @@ from conftest import start_endpoint
 from pipeline_kit import Kit
 
 from labhelpers.local import config, process
+from labhelpers.local.awsjson import AwsError
+from labhelpers.local.codepipeline.customtypes import CustomActionTypes
+from labhelpers.local.codepipeline.engine.actions import ActionContext, ActionFailed
+from labhelpers.local.codepipeline.engine.jobs import JobBoard
 
 SETTINGS = {
     "entityUrlTemplate": "https://ci.example.com/job/{Config:ProjectName}/",
@@ -412,3 +417,39 @@ def test_custom_types_survive_a_restart(fresh_endpoint, unique):
     process.stop(fresh_endpoint.layout)
     again = start_endpoint(fresh_endpoint.layout.root).client("codepipeline")
     assert again.list_action_types(actionOwnerFilter="Custom")["actionTypes"] == [kept]
+
+
+def test_an_unanswered_job_times_the_action_out(tmp_path):
+    board = JobBoard(
+        threading.Condition(threading.RLock()),
+        account=config.ACCOUNT,
+        custom_types=CustomActionTypes(tmp_path / "types.json"),
+        credentials=lambda: {"accessKeyId": "a", "secretAccessKey": "s", "sessionToken": "t"},
+        action_timeout=0.2,
+    )
+    declared = {
+        "id": type_id("Slow"),
+        "inputArtifactDetails": {"minimumCount": 0, "maximumCount": 0},
+        "outputArtifactDetails": {"minimumCount": 0, "maximumCount": 0},
+    }
+    board.custom_types.create(config.REGION, declared, [])
+    context = ActionContext(
+        pipeline="p",
+        execution_id="e",
+        stage="Build",
+        action={"name": "Slow", "actionTypeId": type_id("Slow")},
+        configuration={},
+        region=config.REGION,
+        bucket="b",
+        inputs={},
+        client=None,
+        report=lambda **_: None,
+        services={},
+    )
+    with pytest.raises(ActionFailed, match="timed out"):
+        board.run(context)
+    (job,) = board.jobs.values()
+    assert job.status == "TimedOut" and "artifactCredentials" not in job.data  # no artifacts to reach
+    with pytest.raises(AwsError) as late:
+        board.finish(job.id, "Succeeded", {})
+    assert late.value.code == "InvalidJobStateException"

@@ -9,6 +9,7 @@ run wakes the provider waiting for its job."""
 
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from ..customtypes import CustomActionTypes, type_label
 from .actions import ActionContext, ActionFailed, Outcome, artifact_key
 
 FINAL = ("Succeeded", "Failed", "TimedOut")
+ACTION_TIMEOUT = 3600.0  # seconds: CodePipeline's quota for actions without a timeout of their own
 
 
 @dataclass
@@ -45,11 +47,13 @@ class JobBoard:
         account: str,
         custom_types: CustomActionTypes,
         credentials: Callable[[], dict],
+        action_timeout: float = ACTION_TIMEOUT,
     ):
         self.cond = cond  # the engine's
         self.account = account
         self.custom_types = custom_types
         self.credentials = credentials  # () -> AWSSessionCredentials for the artifact bucket
+        self.action_timeout = action_timeout
         self.jobs: dict[str, Job] = {}  # oldest first
 
     # -- the engine's side: the provider of every Custom action --------------------------------------
@@ -66,10 +70,10 @@ class JobBoard:
         outputs = {
             name: {"bucket": ctx.bucket, "key": artifact_key(ctx.pipeline, name)} for name in ctx.output_names
         }
-        continuation = None
+        continuation, deadline = None, time.monotonic() + self.action_timeout
         while True:
             job = self._post(ctx, outputs, continuation)
-            result = self._result(job, ctx)
+            result = self._result(job, ctx, deadline)
             if job.status == "Failed":
                 failure = result["failureDetails"]
                 ctx.report(external_id=failure.get("externalExecutionId"))
@@ -95,14 +99,24 @@ class JobBoard:
                 revision=_revision(result.get("currentRevision")),
             )
 
-    def _result(self, job: Job, ctx: ActionContext) -> dict:
-        """The worker's answer to `job`, once it comes; ActionFailed if the run is abandoned first."""
+    def _result(self, job: Job, ctx: ActionContext, deadline: float) -> dict:
+        """The worker's answer to `job`, once it comes; ActionFailed if the run is abandoned or the action's
+        time runs out first."""
         with self.cond:
-            self.cond.wait_for(lambda: job.status in FINAL or ctx.ended())
-            if job.status not in FINAL:  # the run was abandoned: its job can no longer be answered
+            self.cond.wait_for(
+                lambda: job.status in FINAL or ctx.ended(), timeout=max(0.0, deadline - time.monotonic())
+            )
+            if job.status in FINAL:
+                return job.result
+            if ctx.ended():  # abandoned: the job can no longer be answered
                 job.status = "Failed"
                 raise ActionFailed("The action was abandoned while its job waited for a job worker.")
-            return job.result
+            job.status = "TimedOut"
+            raise ActionFailed(
+                f"The action timed out: no job worker completed its job within {self.action_timeout / 60:g} "
+                "minutes. Run a job worker that polls for this action type (PollForJobs), acknowledges the "
+                "job and puts its result."
+            )
 
     def _post(self, ctx: ActionContext, outputs: dict[str, dict], continuation: str | None) -> Job:
         data = {
@@ -119,8 +133,9 @@ class JobBoard:
                 _artifact(name, location, ctx.revisions.get(name)) for name, location in ctx.inputs.items()
             ],
             "outputArtifacts": [_artifact(name, location) for name, location in outputs.items()],
-            "artifactCredentials": self.credentials(),
         }
+        if ctx.inputs or outputs:  # credentials only for an action that reads or writes artifacts
+            data["artifactCredentials"] = self.credentials()
         if continuation:
             data["continuationToken"] = continuation
         job = Job(str(uuid.uuid4()), ctx.region, data)
