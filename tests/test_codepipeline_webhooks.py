@@ -10,6 +10,8 @@ from conftest import start_endpoint
 from pipeline_kit import Kit
 
 from labhelpers.local import config, process
+from labhelpers.local.awsjson import AwsError
+from labhelpers.local.codepipeline import webhooks
 
 
 @pytest.fixture
@@ -154,3 +156,15 @@ def test_webhooks_survive_a_restart(fresh_endpoint, unique):
     again = start_endpoint(fresh_endpoint.layout.root)
     (kept,) = again.client("codepipeline").list_webhooks()["webhooks"]
     assert kept == put
+
+
+def test_a_region_holds_at_most_the_quota_of_webhooks(tmp_path, monkeypatch):
+    monkeypatch.setattr(webhooks, "MAX_WEBHOOKS", 2)
+    store = webhooks.WebhookStore(tmp_path / "webhooks.json", config.ACCOUNT)
+    hook = {"name": "a", "authenticationConfiguration": {}}
+    for name in ("a", "b", "a"):  # putting an existing webhook again is no new one
+        store.put(config.REGION, {**hook, "name": name}, None)
+    with pytest.raises(AwsError) as refused:
+        store.put(config.REGION, {**hook, "name": "c"}, None)
+    assert refused.value.code == "LimitExceededException"
+    store.put("us-east-1", {**hook, "name": "c"}, None)  # another Region's quota

@@ -21,6 +21,8 @@ from .control import SECRET_MASK
 from .requests import answer, check_new_tags, region
 from .store import PipelineStore, write_json
 
+MAX_WEBHOOKS = 300  # per Region and account (CodePipeline quotas)
+
 
 class WebhookStore:
     """Thread-safe. Per Region, by name: {"definition", "url", "arn", "tags"}."""
@@ -39,6 +41,11 @@ class WebhookStore:
         with self._lock:
             webhooks = self._webhooks.setdefault(region, {})
             earlier = webhooks.get(name)
+            if earlier is None and len(webhooks) >= MAX_WEBHOOKS:
+                raise AwsError(
+                    "LimitExceededException",
+                    f"An account can have at most {MAX_WEBHOOKS} webhooks per Region: delete one first.",
+                )
             webhook = {
                 "definition": copy.deepcopy(definition),
                 "url": earlier["url"] if earlier else _url(region),
