@@ -26,17 +26,19 @@ class ConfigProperty:
     type: str = "String"  # String | Number | Boolean
     allowed: tuple[str, ...] = ()  # the values the key takes, when it is an enumeration
     refers_to: str = ""  # INPUT_NAME or INPUT_PATH when the value names an input artifact
+    queryable: bool = False  # job workers poll for jobs by its value (custom action types)
 
     def to_api(self) -> dict:
-        return {
+        listed = {
             "name": self.name,
             "required": self.required,
             "key": self.key,
             "secret": self.secret,
-            "queryable": False,
+            "queryable": self.queryable,
             "description": self.description,
             "type": self.type,
         }
+        return {key: value for key, value in listed.items() if value != ""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,6 +477,45 @@ ACTION_TYPES: tuple[ActionType, ...] = (
 
 _BY_ID: dict[tuple[str, str, str, str], ActionType] = {t.id: t for t in ACTION_TYPES}
 PROVIDERS: tuple[str, ...] = tuple(sorted({t.provider for t in ACTION_TYPES}))
+
+
+def custom_type(declared: dict) -> ActionType:
+    """A custom action type from its ActionType shape (as CreateCustomActionType stores it)."""
+    type_id = declared["id"]
+    properties = tuple(
+        ConfigProperty(
+            prop["name"],
+            prop.get("description", ""),
+            required=prop["required"],
+            key=prop["key"],
+            secret=prop["secret"],
+            type=prop.get("type", "String"),
+            queryable=prop.get("queryable", False),
+        )
+        for prop in declared.get("actionConfigurationProperties", [])
+    )
+    counts = [
+        (details["minimumCount"], details["maximumCount"])
+        for details in (declared["inputArtifactDetails"], declared["outputArtifactDetails"])
+    ]
+    return ActionType(
+        type_id["category"],
+        "Custom",
+        type_id["provider"],
+        *counts,
+        properties=properties,
+        settings=dict(declared.get("settings", {})),
+        version=type_id["version"],
+    )
+
+
+def render_url(template: str, configuration: dict, external_id: str = "") -> str:
+    """A URL of an action type's settings with its placeholders filled: {Config:Key} by the action's
+    configuration, {ExternalExecutionId} by the run's external id."""
+    url = template.replace("{ExternalExecutionId}", external_id)
+    for key, value in configuration.items():
+        url = url.replace(f"{{Config:{key}}}", str(value))
+    return url
 
 
 def find(category, owner, provider, version) -> ActionType | None:

@@ -58,11 +58,13 @@ class Problem:
         return f"{self.path or '(top level)'}: {self.message} [{self.code}]{hint}"
 
 
-def validate(declaration, *, region: str | None = None) -> list[Problem]:
+def validate(declaration, *, region: str | None = None, custom_types=None) -> list[Problem]:
     """Every problem of `declaration`: `{"pipeline": {...}, "tags": [...]}` or the bare pipeline object.
 
     `region` is the pipeline's Region when the caller knows it (the endpoint does); it enables the
-    cross-region rules that need it. Never raises on malformed input.
+    cross-region rules that need it. `custom_types(category, provider, version)` answers the account's
+    custom action type (an `actiontypes.ActionType`) or None when the caller knows them (the endpoint
+    does); without it any custom type is taken as declared. Never raises on malformed input.
     """
     if not isinstance(declaration, dict):
         return [_root_type_problem(declaration)]
@@ -71,7 +73,7 @@ def validate(declaration, *, region: str | None = None) -> list[Problem]:
     pipeline = declaration.get("pipeline") if api_form else declaration
     if isinstance(pipeline, dict):
         tags = declaration.get("tags") if api_form else None
-        problems.extend(_semantic_problems(_Context(pipeline, tags, region)))
+        problems.extend(_semantic_problems(_Context(pipeline, tags, region, custom_types)))
     return problems
 
 
@@ -643,10 +645,11 @@ def _action_info(stage_index: int, stage_name: str, index: int, action: dict) ->
 class _Context:
     """What the semantic rules share: the pipeline, its actions in run order, the caller's Region."""
 
-    def __init__(self, pipeline: dict, tags, region: str | None):
+    def __init__(self, pipeline: dict, tags, region: str | None, custom_types=None):
         self.pipeline = pipeline
         self.tags = tags
         self.region = region
+        self.custom_types = custom_types
         self.stages = _stages(pipeline)
         self.actions = actions_of(pipeline)
         self.declared_type = pipeline.get("pipelineType")
@@ -682,8 +685,10 @@ class _Context:
         return owners
 
     def action_type(self, action: ActionInfo) -> actiontypes.ActionType | None:
-        """The known type of the action; Custom types are account-defined, so any is taken as 0-5/0-5."""
+        """The known type of the action; Custom types are the account's: unknown ones are taken as 0-5/0-5."""
         if action.owner == "Custom" and None not in action.type_id:
+            if self.custom_types is not None:
+                return self.custom_types(action.category, action.provider, action.version)
             return actiontypes.ActionType(action.category, "Custom", action.provider, (0, 5), (0, 5))
         return actiontypes.find(*action.type_id)
 
@@ -928,6 +933,12 @@ def _type_fields_are_well_formed(action: ActionInfo) -> bool:
 
 def _action_type_hint(action: ActionInfo) -> tuple[str, str]:
     """The actionTypeId field at fault and what to write instead."""
+    if action.owner == "Custom":
+        return (
+            "provider",
+            "create the custom action type first (CreateCustomActionType), or match category, provider and "
+            "version to one that ListActionTypes --action-owner-filter Custom lists",
+        )
     same_provider = actiontypes.with_provider(action.provider)
     if not same_provider:
         fitting = sorted({t.provider for t in actiontypes.ACTION_TYPES if t.category == action.category})
@@ -975,7 +986,7 @@ def _configuration_rules(ctx: _Context) -> Iterator[Problem]:  # S21
     for action in ctx.actions:
         yield from _action_field_rules(action)
         action_type = ctx.action_type(action)
-        if action_type is None or action.owner == "Custom":
+        if action_type is None or (action.owner == "Custom" and ctx.custom_types is None):
             continue
         yield from _configuration_keys(action, action_type)
         yield from _configuration_values(action, action_type)

@@ -115,6 +115,32 @@ def test_the_commit_page_shows_message_author_and_changed_files(lab, run):
         assert f"<td>{change['changeType']}</td><td>{path}</td>" in page.text
 
 
+def test_each_action_state_links_to_the_local_page_of_what_it_works_on(endpoint, lab, run):
+    snap, actions = run
+    token = endpoint.layout.page_token.read_text()
+    names = lab.names
+    state = lab.client("codepipeline").get_pipeline_state(name=names.pipeline)
+    urls = {a["actionName"]: a["entityUrl"] for s in state["stageStates"] for a in s["actionStates"]}
+    source, build, deploy = (
+        next(urls[a.name] for a in snap.actions if a.provider == provider)
+        for provider in ("CodeCommit", "CodeBuild", "CodeDeploy")
+    )
+    assert source == f"{lab.endpoint_url}/_lab/branches/{names.repository}/main"
+    assert build == f"{lab.endpoint_url}/_lab/projects/{names.build_project}"
+    assert deploy == f"{lab.endpoint_url}/_lab/deployment-groups/{names.application}/{names.deployment_group}"
+    branch_page = get(f"{source}?token={token}")
+    assert branch_page.status_code == 200 and actions["CodeCommit"].external_id in branch_page.text
+    project_page = get(f"{build}?token={token}")
+    assert project_page.status_code == 200 and actions["CodeBuild"].external_id in project_page.text
+    group_page = get(f"{deploy}?token={token}")
+    assert group_page.status_code == 200 and actions["CodeDeploy"].external_id in group_page.text
+    assert "Succeeded" in group_page.text and "SUCCEEDED" in project_page.text
+    missing = get(f"{lab.endpoint_url}/_lab/projects/nope-{names.build_project}?token={token}")
+    assert missing.status_code == 404
+    missing_branch = get(f"{lab.endpoint_url}/_lab/branches/{names.repository}/no/such?token={token}")
+    assert missing_branch.status_code == 404
+
+
 def test_record_pages_refuse_a_missing_or_wrong_token_and_a_foreign_origin(endpoint, run):
     _, actions = run
     url = actions["CodeBuild"].log_url

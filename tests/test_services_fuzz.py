@@ -21,7 +21,9 @@ from labhelpers.local.codecommit.service import CodeCommitService
 from labhelpers.local.codeconnections.service import CodeStarConnectionsService, ConnectionsService
 from labhelpers.local.codedeploy.service import CodeDeployService
 from labhelpers.local.codepipeline.control import CodePipelineControl
+from labhelpers.local.codepipeline.jobworkers import CodePipelineJobWorkers
 from labhelpers.local.codepipeline.runs import CodePipelineRuns
+from labhelpers.local.codepipeline.webhooks import CodePipelineWebhooks
 from labhelpers.local.dispatch import JsonService
 
 SERVICES = (
@@ -30,6 +32,8 @@ SERVICES = (
     CodeDeployService,
     CodePipelineControl,
     CodePipelineRuns,
+    CodePipelineJobWorkers,
+    CodePipelineWebhooks,
     ConnectionsService,
     CodeStarConnectionsService,
 )

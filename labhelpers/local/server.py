@@ -8,6 +8,7 @@ import functools
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import threading
@@ -91,14 +92,19 @@ def build_app(ctx, snapshots, started: float):
     )
     from .codedeploy.service import CodeDeployService
     from .codepipeline.control import CodePipelineControl
+    from .codepipeline.customtypes import CustomActionTypes
     from .codepipeline.engine.connection_source import PushedRevisions
     from .codepipeline.engine.flow import Engine
+    from .codepipeline.engine.jobs import JobBoard
     from .codepipeline.engine.permissions import RolePermissions
     from .codepipeline.engine.providers import PROVIDERS
     from .codepipeline.engine.store import ExecutionStore
+    from .codepipeline.entities import EntityLinks
+    from .codepipeline.jobworkers import CodePipelineJobWorkers
     from .codepipeline.runs import CodePipelineRuns
     from .codepipeline.store import PipelineStore, pipelines_folder
     from .codepipeline.triggers import ChangeDetection
+    from .codepipeline.webhooks import CodePipelineWebhooks, WebhookStore
     from .dispatch import Dispatcher
     from .labpages import LabPages
     from .labpages.links import PageLinks
@@ -114,6 +120,15 @@ def build_app(ctx, snapshots, started: float):
     def clone_url(name: str) -> str:
         return f"{ctx.url}/v1/repos/{name}"
 
+    def artifact_credentials() -> dict:
+        """What a job worker gets to reach the artifact bucket: the lab's keys, as any client of it."""
+        keys = config.credentials(layout)
+        return {
+            "accessKeyId": keys.access_key,
+            "secretAccessKey": keys.secret_key,
+            "sessionToken": secrets.token_urlsafe(32),
+        }
+
     pipelines = PipelineStore(pipelines_folder(layout), config.ACCOUNT, config.REGION)
     codedeploy = CodeDeployService(ctx, on_write=snapshots.mark)
     codebuild = CodeBuildService(ctx, on_write=snapshots.mark)
@@ -122,6 +137,12 @@ def build_app(ctx, snapshots, started: float):
     executions.load()
     connections = ConnectionStore(layout.state / "connections.json", config.ACCOUNT)
     pushes = PushedRevisions()
+    pages = PageLinks(ctx)
+    custom_types = CustomActionTypes(layout.state / "custom-action-types.json")
+    engine_cond = threading.Condition(threading.RLock())
+    jobs = JobBoard(
+        engine_cond, account=config.ACCOUNT, custom_types=custom_types, credentials=artifact_credentials
+    )
     engine = Engine(
         executions,
         account=config.ACCOUNT,
@@ -133,11 +154,13 @@ def build_app(ctx, snapshots, started: float):
             "deployments": codedeploy,
             "connections": connections,
             "pushes": pushes,
-            "pages": PageLinks(ctx),
+            "pages": pages,
+            "jobs": jobs,
         },
         transitions_file=layout.state / "transitions.json",
         permissions=RolePermissions(config.ACCOUNT),
         pace=ctx.pace,
+        cond=engine_cond,
     )
     ChangeDetection(
         repos=repos,
@@ -149,8 +172,10 @@ def build_app(ctx, snapshots, started: float):
     ).start()
     services = [
         codecommit,
-        CodePipelineControl(pipelines),
-        CodePipelineRuns(pipelines, engine),
+        CodePipelineControl(pipelines, custom_types),
+        CodePipelineRuns(pipelines, engine, EntityLinks(pages, custom_types)),
+        CodePipelineJobWorkers(custom_types, jobs),
+        CodePipelineWebhooks(WebhookStore(layout.state / "webhooks.json", config.ACCOUNT), pipelines),
         codedeploy,
         codebuild,
         ReportsService(ctx, codebuild.reports),

@@ -12,26 +12,21 @@ from collections import Counter
 from urllib.parse import unquote
 
 from labhelpers import actiontypes
-from labhelpers.validator import (
-    MAX_TAGS,
-    Problem,
-    aws_regions,
-    effective_pipeline_type,
-    service_error,
-    validate,
-    validate_shape,
-)
+from labhelpers.validator import MAX_TAGS, effective_pipeline_type, validate, validate_shape
 
 from .. import motoapi
 from ..awsjson import AwsError
-from ..dispatch import JsonService, request_region
+from ..dispatch import JsonService
 from ..paging import page, with_token
+from .customtypes import CustomActionTypes
+from .requests import answer as _answer
+from .requests import check_tag_keys as _check_tag_keys
+from .requests import region as _region
 from .store import PipelineStore, name_in_use, not_found
 
 SERVICE_PRINCIPAL = "codepipeline.amazonaws.com"
 DEFAULT_EXECUTION_MODE = "SUPERSEDED"
 SECRET_MASK = "****"
-SYSTEM_TAG_PREFIX = "aws:"
 # Defaults the service fills in each action of a stored declaration (codepipeline-spec §3.5).
 ACTION_DEFAULTS = {"runOrder": 1, "configuration": {}, "inputArtifacts": [], "outputArtifacts": []}
 
@@ -40,15 +35,18 @@ class CodePipelineControl(JsonService):
     target_prefix = "CodePipeline_20150709"
     signing_name = "codepipeline"
 
-    def __init__(self, store: PipelineStore, *, page_size: int = 1000):
+    def __init__(self, store: PipelineStore, custom_types: CustomActionTypes, *, page_size: int = 1000):
         self.store = store
+        self.custom_types = custom_types
         self.page_size = page_size
 
     # -- pipelines -----------------------------------------------------------------------------------
 
     def create_pipeline(self, params):
         region = _region()
-        _answer(validate({"pipeline": None, **params}, region=region))
+        _answer(
+            validate({"pipeline": None, **params}, region=region, custom_types=self._custom_types(region))
+        )
         pipeline = _with_defaults(params["pipeline"])
         if self.store.exists(pipeline["name"], region=region):
             raise name_in_use(pipeline["name"], self.store.account)
@@ -67,7 +65,10 @@ class CodePipelineControl(JsonService):
             for p in validate_shape("UpdatePipelineInput", {**params, "pipeline": {}})
             if p.rule == "unknown"
         ]
-        _answer([*validate({"pipeline": params.get("pipeline")}, region=region), *extra])
+        judged = validate(
+            {"pipeline": params.get("pipeline")}, region=region, custom_types=self._custom_types(region)
+        )
+        _answer([*judged, *extra])
         pipeline = _with_defaults(params["pipeline"])
         if not self.store.exists(pipeline["name"], region=region):  # the name says which pipeline: no renames
             raise not_found(pipeline["name"], self.store.account)
@@ -154,7 +155,10 @@ class CodePipelineControl(JsonService):
 
     def list_action_types(self, params):
         _answer(validate_shape("ListActionTypesInput", params))
-        types = actiontypes.list_action_types(params.get("actionOwnerFilter"))
+        owner = params.get("actionOwnerFilter")
+        types = actiontypes.list_action_types(owner)
+        if owner in (None, "Custom"):
+            types += self.custom_types.listed(_region())
         chosen, token = page(_by_position(types), params.get("nextToken"), self.page_size, "actionTypes")
         return with_token({"actionTypes": chosen}, token)
 
@@ -169,6 +173,10 @@ class CodePipelineControl(JsonService):
                 f"Version: '{version}') does not exist",
             )
         return {"actionType": _declaration_of(action_type)}
+
+    def _custom_types(self, region: str):
+        """The lookup of the Region's custom action types that the declaration's judge asks."""
+        return lambda category, provider, version: self.custom_types.find(region, category, provider, version)
 
     # -- prerequisites -------------------------------------------------------------------------------
 
@@ -207,34 +215,6 @@ class CodePipelineControl(JsonService):
 
 
 # -- input and answers ---------------------------------------------------------------------------------
-
-
-def _region() -> str:
-    region = request_region()
-    if region not in aws_regions():
-        raise AwsError(
-            "InvalidSignatureException",
-            f"Credential should be scoped to a valid region, not '{region}'.",
-            403,
-        )
-    return region
-
-
-def _answer(problems: list[Problem]) -> None:
-    """Raise the error the service answers for `problems`, if any."""
-    verdict = service_error(problems)
-    if verdict:
-        raise AwsError(*verdict)
-
-
-def _check_tag_keys(keys: list[str]) -> None:
-    """System tags (aws:...) are the service's own: callers neither set nor remove them."""
-    if any(key.lower().startswith(SYSTEM_TAG_PREFIX) for key in keys):
-        raise AwsError(
-            "InvalidTagsException",
-            "Not allowed to modify system tags. System tags start with 'aws:'. "
-            "msg=[Caller is an end user and not allowed to mutate system tags]",
-        )
 
 
 def _without_nulls(value):

@@ -8,6 +8,7 @@ from ..paging import newest_first_key, page, with_token
 from .engine import shapes
 from .engine.flow import Engine
 from .engine.records import Execution
+from .entities import EntityLinks
 from .store import PipelineStore
 
 TOKEN = re.compile(r"^[a-zA-Z0-9-]{1,128}$")
@@ -50,9 +51,10 @@ class CodePipelineRuns(JsonService):
     target_prefix = "CodePipeline_20150709"
     signing_name = "codepipeline"
 
-    def __init__(self, pipelines: PipelineStore, engine: Engine):
+    def __init__(self, pipelines: PipelineStore, engine: Engine, entities: EntityLinks):
         self.pipelines = pipelines
         self.engine = engine
+        self.entities = entities
         pipelines.subscribe(self._pipeline_changed)
 
     def _pipeline_changed(self, event: str, name: str, record: dict):
@@ -179,7 +181,11 @@ class CodePipelineRuns(JsonService):
                 if (r, p) == (region, name) and waiting
             }
             return shapes.pipeline_state(
-                record, self.engine.store.of(region, name), inbound, self.engine.transitions(region, name)
+                record,
+                self.engine.store.of(region, name),
+                inbound,
+                self.engine.transitions(region, name),
+                lambda action: self.entities.url(action, region),
             )
 
     def get_pipeline_execution(self, params):

@@ -220,15 +220,8 @@ class PipelineStore:
         return self.folder / region / f"{name}{SUFFIX}"
 
     def _save(self, record: dict) -> None:
-        """Write the record's file atomically (a reader sees the old file or the new one), then keep it."""
-        path = self._path(record["region"], record["pipeline"]["name"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.tmp")
-        with open(partial, "w", encoding="utf-8") as file:
-            json.dump(record, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, path)
+        """Write the record's file, then keep it."""
+        write_json(self._path(record["region"], record["pipeline"]["name"]), record)
         self._records[(record["region"], record["pipeline"]["name"])] = record
 
     def _load(self) -> dict[tuple[str, str], dict]:
@@ -240,6 +233,18 @@ class PipelineStore:
             except (OSError, ValueError, KeyError, TypeError):
                 log.exception("could not load the pipeline in %s; it is skipped", path)
         return records
+
+
+def write_json(path: Path, payload) -> None:
+    """Write `payload` as `path` atomically (a reader sees the old file or the new one): CodePipeline's stores
+    all save this way."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.tmp")
+    with open(partial, "w", encoding="utf-8") as file:
+        json.dump(payload, file)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(partial, path)
 
 
 def _public(record: dict) -> dict:

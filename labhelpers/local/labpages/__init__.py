@@ -12,7 +12,7 @@ from ..codedeploy.instance import WEB_SERVERS
 from ..codedeploy.store import LocalInstances, instances_folder
 from ..dispatch import json_response
 from ..inventory import deployment_counts, moto_counts, pipeline_count
-from .links import BUILD_LOGS, COMMITS, DEPLOYMENTS
+from .links import BRANCHES, BUILD_LOGS, COMMITS, DEPLOYMENT_GROUPS, DEPLOYMENTS, PROJECTS
 from .records import Page, Records
 
 INSTANCE_PAGES = "/_lab/instances/"
@@ -76,7 +76,7 @@ class LabPages:
         }
 
     def record_page(self, path: str) -> Page | None:
-        """The page of a build's log, a deployment's events or a commit that `path` names; None otherwise."""
+        """The page of a record or an action's entity that `path` names; None otherwise."""
         parts = path.split("/")[3:]  # PATH_INFO is decoded already
         if self.records is None:
             return None
@@ -86,6 +86,12 @@ class LabPages:
             return self.records.deployment_events(parts[0])
         if path.startswith(COMMITS) and len(parts) == 2:
             return self.records.commit(*parts)
+        if path.startswith(BRANCHES) and len(parts) >= 2:  # a branch name may hold slashes
+            return self.records.branch(parts[0], "/".join(parts[1:]))
+        if path.startswith(PROJECTS) and len(parts) == 1:
+            return self.records.project(parts[0])
+        if path.startswith(DEPLOYMENT_GROUPS) and len(parts) == 2:
+            return self.records.deployment_group(*parts)
         return None
 
     def instance_page(self, environ, start_response):

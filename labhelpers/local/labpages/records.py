@@ -1,4 +1,6 @@
-"""The lab's pages of its own records: a build's log, a deployment's lifecycle events, a commit.
+"""The lab's pages of its own records: a build's log, a deployment's lifecycle events, a commit; and of what
+pipeline actions work on: a branch (its head commit), a build project and a deployment group (their
+recent builds and deployments).
 
 Each is read through the endpoint's services, as their APIs answer (the log through CloudWatch Logs), and
 rendered as a small HTML page; a page of something still running asks the browser to reload it.
@@ -13,6 +15,7 @@ from botocore.exceptions import ClientError
 from ..awsjson import AwsError
 
 LOG_PAGES = 50  # GetLogEvents pages read for one log page, 10,000 events each at most
+RECENT = 20  # builds or deployments on a project's or deployment group's page
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,68 @@ class Records:
         return Page(
             title,
             message + facts + f"<h2>{len(rows)} changed file(s)</h2>" + _table(["change", "path"], rows),
+        )
+
+    def branch(self, repository: str, branch: str) -> Page:
+        """The branch's head commit, the page a CodeCommit source action's entity leads to."""
+        try:
+            head = self.commits.get_branch({"repositoryName": repository, "branchName": branch})["branch"]
+        except AwsError as error:
+            return _missing(f"Branch {branch} of {repository}", error.message)
+        page = self.commit(repository, head["commitId"])
+        return Page(f"Branch {branch} of {repository}", f"<h2>{html.escape(page.title)}</h2>" + page.body)
+
+    def project(self, name: str) -> Page:
+        """A build project's recent builds, newest first."""
+        title = f"Build project {name}"
+        try:
+            ids = self.builds.list_builds_for_project({"projectName": name})["ids"][:RECENT]
+            builds = self.builds.batch_get_builds({"ids": ids})["builds"] if ids else []
+        except AwsError as error:
+            return _missing(title, error.message)
+        rows = [
+            [
+                html.escape(b["id"]),
+                html.escape(b["buildStatus"]),
+                _time(b.get("startTime")),
+                html.escape(b.get("initiator", "")),
+            ]
+            for b in builds
+        ]
+        body = f"<h2>{len(rows)} recent build(s)</h2>" + _table(
+            ["build", "status", "started", "started by"], rows
+        )
+        return Page(title, body, running=any(not b["buildComplete"] for b in builds))
+
+    def deployment_group(self, application: str, group: str) -> Page:
+        """A deployment group's recent deployments, newest first."""
+        title = f"Deployment group {group} of {application}"
+        try:
+            ids = self.deployments.list_deployments(
+                {"applicationName": application, "deploymentGroupName": group}
+            )["deployments"][:RECENT]
+            found = (
+                self.deployments.batch_get_deployments({"deploymentIds": ids})["deploymentsInfo"]
+                if ids
+                else []
+            )
+        except AwsError as error:
+            return _missing(title, error.message)
+        found.sort(key=lambda info: info["createTime"], reverse=True)
+        rows = [
+            [
+                html.escape(info["deploymentId"]),
+                html.escape(info["status"]),
+                _time(info.get("createTime")),
+                html.escape(info.get("description", "")),
+            ]
+            for info in found
+        ]
+        body = f"<h2>{len(rows)} recent deployment(s)</h2>" + _table(
+            ["deployment", "status", "created", "description"], rows
+        )
+        return Page(
+            title, body, running=any(info["status"] in ("Created", "Queued", "InProgress") for info in found)
         )
 
     def _changes(self, repository: str, commit: dict) -> list[dict]:

@@ -50,6 +50,8 @@ class ActionContext:
     report: Callable[..., None]  # report(external_id=..., external_url=..., summary=...) while running
     services: dict  # our in-process services the providers hand work to (builds, deployments, repos)
     revisions: dict[str, str] = field(default_factory=dict)  # input artifact name -> its source revision id
+    action_execution_id: str = ""
+    ended: Callable[[], bool] = lambda: False  # True once the run was abandoned: stop waiting for it
 
     @property
     def output_names(self) -> list[str]:

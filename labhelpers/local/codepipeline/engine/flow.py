@@ -50,6 +50,7 @@ class Engine:
         transitions_file=None,
         permissions=None,
         pace=Pace,
+        cond: threading.Condition | None = None,
     ):
         self.store = store
         self.account = account
@@ -58,7 +59,7 @@ class Engine:
         self.services = services
         self.permissions = permissions  # RolePermissions: the service role, enforced
         self.pace = pace  # pace() -> the Pace to run an action at, asked as each action starts
-        self.cond = threading.Condition(threading.RLock())
+        self.cond = cond or threading.Condition(threading.RLock())  # shared with the job board, if any
         self.stage_locks: dict[tuple[str, str, str], str] = {}  # (region, pipeline, stage) -> execution
         self.inbound: dict[tuple[str, str, str], list[str]] = {}  # waiting executions, oldest first
         self.stops: dict[str, bool] = {}  # execution id -> abandon
@@ -342,13 +343,13 @@ class Engine:
         if _type_key(action) == APPROVAL:
             self._await_approval(execution, run, action, configuration)
             return None
-        provider = self.providers.get(_type_key(action))
+        category, owner, name = _type_key(action)
+        provider = self.providers.get((category, owner, name)) or self.providers.get((category, owner, "*"))
         if provider is None:
-            category, owner, name = _type_key(action)
             raise ActionFailed(
                 f"The local lab endpoint cannot run {owner} {category} actions with provider {name}. "
-                "It runs CodeCommit, S3 and CodeStarSourceConnection sources, CodeBuild, CodeDeploy "
-                "and Manual approval; use LAB_BACKEND=aws for the others.",
+                "It runs CodeCommit, S3 and CodeStarSourceConnection sources, CodeBuild, CodeDeploy, "
+                "Manual approval and custom actions (for a job worker); use LAB_BACKEND=aws for the others.",
                 code="ActionTypeNotSupported",
             )
         region = run.input["region"]
@@ -371,6 +372,8 @@ class Engine:
             report=lambda **fields: self._report(execution, run, **fields),
             services=self.services,
             revisions=revisions,
+            action_execution_id=run.action_execution_id,
+            ended=lambda: run.status != "InProgress" or self.stops.get(execution.id, False),
         )
         return functools.partial(self._complete, execution, run, action, provider(context))
 

@@ -92,6 +92,11 @@ def codedeploy(ctx: ActionContext) -> Outcome:
     return Outcome(summary="Deployment Succeeded", external_id=deployment_id)
 
 
+def custom_action(ctx: ActionContext) -> Outcome:
+    """Any Custom action: a job for the account's job worker (see jobs.JobBoard)."""
+    return _service(ctx, "jobs").run(ctx)
+
+
 PROVIDERS = {
     ("Source", "AWS", "CodeCommit"): sources.codecommit,
     ("Source", "AWS", "S3"): sources.s3,
@@ -99,4 +104,9 @@ PROVIDERS = {
     ("Build", "AWS", "CodeBuild"): codebuild,
     ("Test", "AWS", "CodeBuild"): codebuild,
     ("Deploy", "AWS", "CodeDeploy"): codedeploy,
+    # (category, "Custom", "*"): any provider of the account's own, run by its job worker
+    **{
+        (category, "Custom", "*"): custom_action
+        for category in ("Source", "Build", "Deploy", "Test", "Invoke", "Approval", "Compute")
+    },
 }

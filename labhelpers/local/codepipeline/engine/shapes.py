@@ -1,5 +1,7 @@
 """Execution records in the shapes of GetPipelineState, GetPipelineExecution and the List* calls."""
 
+from collections.abc import Callable
+
 from .records import ActionRun, Execution
 
 
@@ -75,8 +77,15 @@ def action_latest(run: ActionRun, *, show_token: bool) -> dict:
     )
 
 
-def pipeline_state(record: dict, executions: list[Execution], inbound: dict, transitions: dict) -> dict:
-    """GetPipelineState: per stage its latest execution and per action its latest run, over all executions."""
+def pipeline_state(
+    record: dict,
+    executions: list[Execution],
+    inbound: dict,
+    transitions: dict,
+    entity_url: Callable[[dict], str | None],
+) -> dict:
+    """GetPipelineState: per stage its latest execution and per action its latest run, over all executions;
+    `entity_url(action declaration)` is the action's entityUrl, if any."""
     declaration = record["pipeline"]
     latest_stage: dict[str, tuple[float, Execution]] = {}
     latest_action: dict[tuple[str, str], tuple[ActionRun, Execution]] = {}
@@ -98,7 +107,9 @@ def pipeline_state(record: dict, executions: list[Execution], inbound: dict, tra
                 {"pipelineExecutionId": e, "status": "InProgress", "type": "STANDARD"} for e in waiting
             ]
             state["inboundExecution"], state["inboundExecutions"] = entries[-1], entries
-        state["actionStates"] = [_action_state(name, action, latest_action) for action in stage["actions"]]
+        state["actionStates"] = [
+            _action_state(name, action, latest_action, entity_url(action)) for action in stage["actions"]
+        ]
         if name in latest_stage:
             execution = latest_stage[name][1]
             state["latestExecution"] = {
@@ -122,8 +133,8 @@ def pipeline_state(record: dict, executions: list[Execution], inbound: dict, tra
     }
 
 
-def _action_state(stage: str, action: dict, latest_action: dict) -> dict:
-    state = {"actionName": action["name"]}
+def _action_state(stage: str, action: dict, latest_action: dict, entity_url: str | None) -> dict:
+    state = {"actionName": action["name"], **({"entityUrl": entity_url} if entity_url else {})}
     found = latest_action.get((stage, action["name"]))
     if not found:
         return state
