@@ -20,7 +20,7 @@ WINDOWS_IMAGE_TYPES = {
 
 
 @functools.cache
-def _enum(shape: str) -> tuple[str, ...]:
+def enum_values(shape: str) -> tuple[str, ...]:
     return tuple(service_model("codebuild").shape_for(shape).enum)
 
 
@@ -37,8 +37,8 @@ def _settings(params: dict, field: str) -> dict:
 
 def _one_of(settings: dict, field: str, member: str, shape: str) -> str:
     value = settings.get(member)
-    if value not in _enum(shape):
-        raise _invalid(f"Invalid {field}.{member} {value!r}: use one of {', '.join(_enum(shape))}.")
+    if value not in enum_values(shape):
+        raise _invalid(f"Invalid {field}.{member} {value!r}: use one of {', '.join(enum_values(shape))}.")
     return value
 
 
