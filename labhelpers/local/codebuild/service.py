@@ -20,8 +20,9 @@ from ..context import StopSignal
 from ..dispatch import JsonService, request_region
 from ..labpages.links import PageLinks
 from . import projects, sandbox
-from .job import PRIMARY, BuildJob, Plan, Source, Target, end_leftover_processes
+from .job import BuildJob, Plan, Target, end_leftover_processes
 from .reports import ReportStore, reports_folder
+from .sources import PRIMARY, Source
 from .store import BuildStore, builds_folder
 
 log = logging.getLogger("labhelpers.endpoint")
