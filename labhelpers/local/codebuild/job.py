@@ -60,6 +60,17 @@ class Target:
 
 
 @dataclass(frozen=True)
+class BatchMember:
+    """What makes a build one of a batch's: the batch, its identifier there, the id given to it in advance."""
+
+    batch_arn: str
+    identifier: str
+    build_id: str
+    initiator: str
+    on_finished: Callable[[str], None]  # told the build id once the build is over
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything a build needs to run, fixed when it starts."""
 
