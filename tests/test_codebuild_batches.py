@@ -7,9 +7,10 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
+from conftest import start_endpoint
 from test_codebuild import ROLE, create_project, wait_for, zip_of
 
-from labhelpers.local import config
+from labhelpers.local import config, process
 from tests import cli_examples_kit as kit
 
 BATCH = {"serviceRole": ROLE, "timeoutInMins": 60}
@@ -228,6 +229,48 @@ def test_stop_build_batch_stops_its_builds_and_delete_removes_them(cb, unique):
     assert answer["statusCode"] == "BATCH_DELETED" and answer["buildsDeleted"] == [build_arn]
     assert cb.batch_get_builds(ids=[build_arn])["buildsNotFound"] == [build_arn]
     assert cb.batch_get_build_batches(ids=[batch_id])["buildBatchesNotFound"] == [batch_id]
+
+
+def test_a_batch_running_when_the_endpoint_stops_ends_as_fault_and_keeps_its_number(fresh_endpoint, unique):
+    cb = fresh_endpoint.client("codebuild")
+    name = f"restart-{unique}"
+    batch_project(
+        cb,
+        name,
+        spec("  build-graph:\n    - identifier: a\n    - identifier: b\n      depend-on: [a]\n", "sleep 60"),
+    )
+    batch_id = cb.start_build_batch(projectName=name)["buildBatch"]["id"]
+    running = wait_batch(
+        cb,
+        batch_id,
+        lambda b: (
+            b["buildGroups"] and b["buildGroups"][0]["currentBuildSummary"]["buildStatus"] == "IN_PROGRESS"
+        ),
+    )
+    wait_for(
+        cb,
+        running["buildGroups"][0]["currentBuildSummary"]["arn"],
+        lambda build: build["currentPhase"] == "BUILD",
+    )
+
+    process.stop(fresh_endpoint.layout)
+    cb = start_endpoint(fresh_endpoint.layout.root).client("codebuild")
+    ended = cb.batch_get_build_batches(ids=[batch_id])["buildBatches"][0]
+    assert (ended["buildBatchStatus"], ended["currentPhase"], ended["complete"]) == ("FAULT", "FAILED", True)
+    in_progress = next(p for p in ended["phases"] if p["phaseType"] == "IN_PROGRESS")
+    assert (
+        in_progress["phaseStatus"] == "FAULT"
+        and "local endpoint stopped" in in_progress["contexts"][0]["message"]
+    )
+    status = [g["currentBuildSummary"]["buildStatus"] for g in ended["buildGroups"]]
+    assert status == ["FAULT", "STOPPED"]
+    build = cb.batch_get_builds(ids=[ended["buildGroups"][0]["currentBuildSummary"]["arn"]])["builds"][0]
+    assert build["buildStatus"] == "FAULT"
+    again = cb.start_build_batch(
+        projectName=name, buildspecOverride=spec("  build-list:\n    - identifier: a\n")
+    )
+    assert again["buildBatch"]["buildBatchNumber"] == 2
+    assert wait_batch(cb, again["buildBatch"]["id"])["buildBatchStatus"] == "SUCCEEDED"
 
 
 def test_listings_page_filter_and_sort(cb, unique):
