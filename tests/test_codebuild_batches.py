@@ -8,7 +8,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 from conftest import start_endpoint
-from test_codebuild import ROLE, create_project, wait_for, zip_of
+from test_codebuild import ROLE, create_project, wait_for, zip_contents, zip_of
 
 from labhelpers.local import config, process
 from tests import cli_examples_kit as kit
@@ -231,6 +231,39 @@ def test_stop_build_batch_stops_its_builds_and_delete_removes_them(cb, unique):
     assert cb.batch_get_build_batches(ids=[batch_id])["buildBatchesNotFound"] == [batch_id]
 
 
+@pytest.mark.parametrize("packaging", ["ZIP", "NONE"])
+def test_combine_artifacts_puts_each_builds_artifact_in_a_folder_of_its_identifier(
+    endpoint, cb, bucket, unique, packaging
+):
+    listed = "  build-list:\n    - identifier: left\n    - identifier: right\n"
+    artifacts = "artifacts:\n  files: [who.txt]\n"
+    name = f"combine-{unique}"
+    create_project(
+        cb,
+        name,
+        {
+            "type": "NO_SOURCE",
+            "buildspec": spec(listed, "echo $CODEBUILD_BATCH_BUILD_IDENTIFIER > who.txt") + artifacts,
+        },
+        {"type": "S3", "location": bucket, "path": "out", "name": "site", "packaging": packaging},
+        buildBatchConfig={**BATCH, "combineArtifacts": True},
+    )
+    batch = wait_batch(cb, cb.start_build_batch(projectName=name)["buildBatch"]["id"])
+    assert batch["buildBatchStatus"] == "SUCCEEDED", batch["phases"]
+    assert batch["artifacts"]["location"] == f"arn:aws:s3:::{bucket}/out/site"
+    summary = batch["buildGroups"][0]["currentBuildSummary"]["primaryArtifact"]
+    assert summary == {"type": "S3", "location": f"arn:aws:s3:::{bucket}/out/left/site", "identifier": "left"}
+    s3 = endpoint.client("s3")
+    if packaging == "ZIP":
+        combined = zip_contents(s3.get_object(Bucket=bucket, Key="out/site")["Body"].read())
+        assert combined == {"left/who.txt": "left\n", "right/who.txt": "right\n"}
+        assert batch["artifacts"]["md5sum"]
+    else:
+        keys = {item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix="out/site/")["Contents"]}
+        assert keys == {"out/site/left/who.txt", "out/site/right/who.txt"}
+        assert s3.get_object(Bucket=bucket, Key="out/site/right/who.txt")["Body"].read() == b"right\n"
+
+
 def test_a_batch_running_when_the_endpoint_stops_ends_as_fault_and_keeps_its_number(fresh_endpoint, unique):
     cb = fresh_endpoint.client("codebuild")
     name = f"restart-{unique}"
@@ -338,6 +371,18 @@ def test_start_build_batch_refuses_what_aws_refuses(cb, unique):
     )
     assert context["contexts"][0]["statusCode"] == "YAML_FILE_ERROR"
     assert "line 2" in context["contexts"][0]["message"]
+
+
+def test_a_build_the_batch_cannot_start_fails_the_batch_saying_why(cb, unique):
+    listed = "  build-list:\n    - identifier: fine\n    - identifier: reserved\n"
+    listed += "      env:\n        variables:\n          CODEBUILD_MINE: x\n"
+    name = f"refused-{unique}"
+    batch_project(cb, name, spec(listed))
+    batch = wait_batch(cb, cb.start_build_batch(projectName=name)["buildBatch"]["id"])
+    status = {g["identifier"]: g["currentBuildSummary"]["buildStatus"] for g in batch["buildGroups"]}
+    assert status == {"fine": "SUCCEEDED", "reserved": "FAILED"} and batch["buildBatchStatus"] == "FAILED"
+    message = next(p for p in batch["phases"] if p["phaseType"] == "IN_PROGRESS")["contexts"][0]["message"]
+    assert "reserved: Invalid environment variable name CODEBUILD_MINE" in message
 
 
 def test_create_and_update_project_keep_build_batch_config(cb, unique):

@@ -4,9 +4,9 @@ SUBMITTED, then DOWNLOAD_BATCHSPEC: the primary source is fetched once (its comm
 of the batch runs) and the buildspec's batch section read (batchspec). IN_PROGRESS: each entry of the batch
 becomes a real build of the project (CodeBuildService.start_batch_build) once the entries it depends on have
 succeeded; the batch moves when a build ends (the build tells the batch), on StopBuildBatch, or when the
-batch's timeout passes, never on a timer of its own. COMBINE_ARTIFACTS, then the end: a phase named after the
-batch's status (SUCCEEDED, FAILED or STOPPED). The batch's buildGroups show each build's summary; a build not
-yet started shows PENDING, as AWS shows it.
+batch's timeout passes, never on a timer of its own. COMBINE_ARTIFACTS (batch_artifacts), then the end: a
+phase named after the batch's status (SUCCEEDED, FAILED or STOPPED). The batch's buildGroups show each
+build's summary; a build not yet started shows PENDING, as AWS shows it.
 """
 
 import logging
@@ -17,7 +17,11 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 
+from botocore.exceptions import ClientError
+
+from ..archives import ArchiveError
 from ..awsjson import AwsError, now
+from .batch_artifacts import combine
 from .batch_store import BatchStore, end_batch_with_fault
 from .batchspec import BatchEntry, EnvOverride, load_batch
 from .buildspec import BuildspecError
@@ -81,6 +85,7 @@ class BatchJob:
         self.events: queue.Queue = queue.Queue()  # (_FINISHED, build id) or (_STOP, None)
         self.stop_requested = threading.Event()
         self.running: dict[str, str] = {}  # build id -> identifier
+        self.refused: dict[str, str] = {}  # identifier -> why its build could not start
 
     def stop(self) -> None:
         self.stop_requested.set()
@@ -118,7 +123,25 @@ class BatchJob:
         if status != SUCCEEDED:
             return self.end(status, "BUILD_TIMED_OUT" if status == TIMED_OUT else "CLIENT_ERROR", message)
         self.next_phase("COMBINE_ARTIFACTS")
+        try:
+            self.combine_artifacts()
+        except (ClientError, ArchiveError) as exc:
+            return self.end(FAILED, "CLIENT_ERROR", f"The builds' artifacts could not be combined: {exc}")
         self.end(SUCCEEDED)
+
+    def combine_artifacts(self) -> None:
+        """With buildBatchConfig.combineArtifacts and S3 artifacts: the builds' artifacts, put together."""
+        batch = self.store.get(self.batch_id)
+        settings = self.store.request(self.batch_id).get("artifactsOverride")
+        settings = settings or self.builds.project(batch["projectName"], self.region)["artifacts"]
+        if not batch["buildBatchConfig"].get("combineArtifacts") or settings.get("type") != "S3":
+            return
+        arns = {group["identifier"]: group["currentBuildSummary"]["arn"] for group in batch["buildGroups"]}
+        found = {name: self.builds.store.get(arn.partition(":build/")[2]) for name, arn in arns.items()}
+        builds = {name: build for name, build in found.items() if build}
+        folder = self.store.work_folder(self.batch_id) / "combined"
+        artifacts = combine(self.ctx.client("s3", self.region), batch, settings, builds, folder)
+        self.store.update(self.batch_id, lambda record: record.update(artifacts=artifacts))
 
     # -- DOWNLOAD_BATCHSPEC ------------------------------------------------------------------------
 
@@ -198,7 +221,8 @@ class BatchJob:
             if group["currentBuildSummary"]["buildStatus"] != SUCCEEDED and not group["ignoreFailure"]
         ]
         if failures:
-            return FAILED, f"Builds that failed or could not run: {', '.join(failures)}."
+            reasons = "".join(f" {name}: {why}" for name, why in self.refused.items())
+            return FAILED, f"Builds that failed or could not run: {', '.join(failures)}.{reasons}"
         return SUCCEEDED, ""
 
     def stop_running(self) -> None:
@@ -247,7 +271,7 @@ class BatchJob:
         except AwsError as exc:
             self.running.pop(build_id)
             self.set_summary(entry.identifier, {"buildStatus": FAILED})
-            log.info("batch %s could not start %s: %s", self.batch_id, entry.identifier, exc.message)
+            self.refused[entry.identifier] = exc.message
             return
         self.set_summary(entry.identifier, {"requestedOn": build["startTime"], "buildStatus": "IN_PROGRESS"})
 
