@@ -11,6 +11,8 @@ from conftest import start_endpoint
 from test_codebuild import ROLE, create_project, wait_for, zip_contents, zip_of
 
 from labhelpers.local import config, process
+from labhelpers.local.codebuild.batches import BuildBatchesService
+from labhelpers.local.codebuild.service import CodeBuildService
 from tests import cli_examples_kit as kit
 
 BATCH = {"serviceRole": ROLE, "timeoutInMins": 60}
@@ -262,6 +264,38 @@ def test_combine_artifacts_puts_each_builds_artifact_in_a_folder_of_its_identifi
         keys = {item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix="out/site/")["Contents"]}
         assert keys == {"out/site/left/who.txt", "out/site/right/who.txt"}
         assert s3.get_object(Bucket=bucket, Key="out/site/right/who.txt")["Body"].read() == b"right\n"
+
+
+def test_a_batch_that_outlasts_its_timeout_stops_its_builds_and_times_out(endpoint, tmp_path, unique):
+    """On a service of the test's own, where a minute of timeoutInMins lasts 0.2 s."""
+    context = endpoint.context(tmp_path / "service")
+    builds = CodeBuildService(context)
+    batches = BuildBatchesService(context, builds, minute_seconds=0.2)
+    name = f"timeout-{unique}"
+    builds.create_project(
+        {
+            "name": name,
+            "source": {
+                "type": "NO_SOURCE",
+                "buildspec": spec("  build-list:\n    - identifier: slow\n", "sleep 60"),
+            },
+            "artifacts": {"type": "NO_ARTIFACTS"},
+            "environment": {"type": "LINUX_CONTAINER", "image": "img", "computeType": "BUILD_GENERAL1_SMALL"},
+            "serviceRole": ROLE,
+            "buildBatchConfig": {"serviceRole": ROLE, "timeoutInMins": 5},
+        }
+    )
+    started = time.monotonic()
+    batch_id = batches.start_build_batch({"projectName": name})["buildBatch"]["id"]
+    batch = batches.store.wait(batch_id, 30)
+    assert time.monotonic() - started < 20
+    assert (batch["buildBatchStatus"], batch["currentPhase"]) == ("TIMED_OUT", "FAILED")
+    in_progress = next(p for p in batch["phases"] if p["phaseType"] == "IN_PROGRESS")
+    assert in_progress["phaseStatus"] == "TIMED_OUT"
+    assert in_progress["contexts"][0]["statusCode"] == "BUILD_TIMED_OUT"
+    summary = batch["buildGroups"][0]["currentBuildSummary"]
+    assert summary["buildStatus"] == "STOPPED"
+    assert builds.wait(summary["arn"].partition(":build/")[2], 10)["buildStatus"] == "STOPPED"
 
 
 def test_a_batch_running_when_the_endpoint_stops_ends_as_fault_and_keeps_its_number(fresh_endpoint, unique):

@@ -73,6 +73,7 @@ class BatchJob:
         source: BatchSource,
         on_finished,
         retry_type: str | None = None,
+        minute_seconds: float = 60.0,
     ):
         self.ctx = ctx
         self.builds = builds  # the CodeBuildService
@@ -81,6 +82,7 @@ class BatchJob:
         self.region = region
         self.source = source
         self.retry_type = retry_type  # RETRY_ALL_BUILDS or RETRY_FAILED_BUILDS: a retry of a batch that ran
+        self.minute_seconds = minute_seconds  # a minute of timeoutInMins (tests shorten it)
         self.on_finished = on_finished  # told the batch id once the thread is done
         self.events: queue.Queue = queue.Queue()  # (_FINISHED, build id) or (_STOP, None)
         self.stop_requested = threading.Event()
@@ -188,7 +190,7 @@ class BatchJob:
     def run_builds(self, plan: dict) -> tuple[str, str]:
         """Start builds as their dependencies allow, until none is left to run; the batch's status and why."""
         entries = {item["identifier"]: _entry(item) for item in plan["entries"]}
-        timeout = self.store.get(self.batch_id)["buildBatchConfig"]["timeoutInMins"] * 60
+        timeout = self.store.get(self.batch_id)["buildBatchConfig"]["timeoutInMins"] * self.minute_seconds
         deadline = time.time() + timeout
         interrupted = (STOPPED, "The batch build was stopped.") if self.stop_requested.is_set() else None
         while True:
@@ -196,8 +198,9 @@ class BatchJob:
                 self.start_ready(entries, plan)
             if not self.running:
                 break
-            try:
-                kind, build_id = self.events.get(timeout=max(0.0, deadline - time.time()))
+            try:  # once interrupted, the builds stopped: their ends come
+                wait = None if interrupted else max(0.0, deadline - time.time())
+                kind, build_id = self.events.get(timeout=wait)
             except queue.Empty:
                 kind, build_id = _STOP, None
                 interrupted = interrupted or (

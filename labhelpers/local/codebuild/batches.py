@@ -48,12 +48,19 @@ class BuildBatchesService(JsonService):
     moto_fallback = True
 
     def __init__(
-        self, ctx, builds: CodeBuildService, store: BatchStore | None = None, *, page_size: int = 100
+        self,
+        ctx,
+        builds: CodeBuildService,
+        store: BatchStore | None = None,
+        *,
+        page_size: int = 100,
+        minute_seconds: float = 60.0,
     ):
         self.ctx = ctx
         self.builds = builds
         self.store = store or BatchStore(batches_folder(ctx.layout))
         self.page_size = page_size
+        self.minute_seconds = minute_seconds  # how long a minute of a batch's timeoutInMins lasts (tests)
         self._jobs: dict[str, BatchJob] = {}
         self._lock = threading.Lock()
         for batch_id in self.store.interrupted:
@@ -215,6 +222,7 @@ class BuildBatchesService(JsonService):
             BatchSource(source["type"], source.get("location", ""), version, setting),
             self._finished,
             retry_type,
+            self.minute_seconds,
         )
         self._jobs[batch_id] = job
         threading.Thread(target=job.run, name=f"batch-{batch_id}", daemon=True).start()
