@@ -2,7 +2,7 @@
 
 Ours: StartBuild, BatchGetBuilds, StopBuild, RetryBuild, ListBuilds, ListBuildsForProject,
 BatchDeleteBuilds, and CreateProject and UpdateProject (checked by `projects`, kept by moto). The pipeline
-engine calls start_pipeline_build(), wait() and stop() in-process.
+engine calls start_pipeline_build(), wait() and stop() in-process; a batch (batches.py) start_batch_build().
 
 Each build runs in a thread of its own (job.BuildJob), from a Plan fixed when it starts.
 """
