@@ -128,10 +128,13 @@ def test_a_build_list_runs_its_builds_together_and_ignores_failures_it_may(cb, u
     )
     name = f"list-{unique}"
     batch_project(cb, name, spec(listed, 'test "$FAIL" != yes'))
-    batch = wait_batch(cb, cb.start_build_batch(projectName=name)["buildBatch"]["id"])
+    role = f"arn:aws:iam::{config.ACCOUNT}:role/other-builds"
+    started = cb.start_build_batch(projectName=name, serviceRoleOverride=role)["buildBatch"]
+    batch = wait_batch(cb, started["id"])
     status = {g["identifier"]: g["currentBuildSummary"]["buildStatus"] for g in batch["buildGroups"]}
     assert status == {"good": "SUCCEEDED", "flaky": "FAILED"}
-    assert batch["buildBatchStatus"] == "SUCCEEDED"
+    assert batch["buildBatchStatus"] == "SUCCEEDED" and batch["serviceRole"] == role
+    assert {build["serviceRole"] for build in builds_of(cb, batch).values()} == {role}
 
 
 def test_a_build_matrix_runs_every_combination(cb, unique):

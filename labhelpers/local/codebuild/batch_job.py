@@ -47,6 +47,7 @@ _SHARED_OVERRIDES = (
     "computeTypeOverride",
     "privilegedModeOverride",
     "logsConfigOverride",
+    "serviceRoleOverride",
 )
 
 
