@@ -226,8 +226,7 @@ def test_a_batch_only_buildspec_says_batch_builds_need_startbuildbatch():
         load(text)
     assert caught.value.line == 2
     message = str(caught.value)
-    assert "batch buildspec" in message and "StartBuildBatch" in message
-    assert "does not run" in message and "LAB_BACKEND=aws" in message
+    assert "batch section and no phases" in message and "StartBuildBatch" in message
     assert "phases is required" not in message
 
 

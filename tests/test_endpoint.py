@@ -69,12 +69,12 @@ def test_aws_cli_reaches_the_endpoint_through_local_env(endpoint, unique, tmp_pa
 
 def test_unimplemented_operation_is_a_clear_error_not_a_retried_500(endpoint):
     before = endpoint.layout.log_file.read_text().count('" 501 -')
-    result = endpoint.aws("codebuild", "list-build-batches", check=False)
+    result = endpoint.aws("deploy", "list-git-hub-account-token-names", check=False)
     assert result.returncode != 0
-    assert "(NotImplemented)" in result.stderr and "ListBuildBatches" in result.stderr
+    assert "(NotImplemented)" in result.stderr and "ListGitHubAccountTokenNames" in result.stderr
     assert endpoint.layout.log_file.read_text().count('" 501 -') == before + 1, "the CLI retried"
     with pytest.raises(ClientError) as caught:
-        endpoint.client("codebuild").list_build_batches()
+        endpoint.client("codedeploy").list_git_hub_account_token_names()
     assert caught.value.response["Error"]["Code"] == "NotImplemented"
 
 

@@ -249,7 +249,8 @@ def codebuild_project(account: str, region: str, name: str) -> dict | None:
 
 def create_codebuild_project(account: str, region: str, params: dict, defaults: dict) -> dict:
     """Keep a project of CreateProject's (checked) parameters; `defaults` fill the timeouts. Returns its
-    settings; the keys moto does not keep (secondary sources and artifacts) are kept beside them."""
+    settings; the keys moto does not keep (secondary sources and artifacts, batch settings) are kept beside
+    them."""
     with LOCK:
         metadata = _backend("codebuild", account, region).create_project(
             project_name=params["name"],
@@ -266,7 +267,7 @@ def create_codebuild_project(account: str, region: str, params: dict, defaults: 
             logs_config=params.get("logsConfig"),
             vpc_config=params.get("vpcConfig"),
         )
-        extra = ("secondarySources", "secondarySourceVersions", "secondaryArtifacts")
+        extra = ("secondarySources", "secondarySourceVersions", "secondaryArtifacts", "buildBatchConfig")
         metadata.update({key: copy.deepcopy(params[key]) for key in extra if key in params})
         return copy.deepcopy(metadata)
 

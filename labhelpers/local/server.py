@@ -80,6 +80,7 @@ def _bind(app, layout: config.Layout):
 
 
 def build_app(ctx, snapshots, started: float):
+    from .codebuild.batches import BuildBatchesService
     from .codebuild.reports import ReportsService
     from .codebuild.service import CodeBuildService
     from .codecommit.gitserver import make_git_app
@@ -179,6 +180,7 @@ def build_app(ctx, snapshots, started: float):
         codedeploy,
         codebuild,
         ReportsService(ctx, codebuild.reports),
+        BuildBatchesService(ctx, codebuild),
         ConnectionsService(connections),
         CodeStarConnectionsService(connections),
     ]

@@ -2,8 +2,8 @@
 
 Errors name the file, the 1-based line and the setting at fault, the way a learner needs to fix
 them: ``buildspec.yml line 7: phases.build.commands must be a list of strings``.
-Sections the local runner does not use (cache, batch, proxy) are accepted and ignored; a
-buildspec with batch and no phases is refused: batch builds need StartBuildBatch, which is not run here.
+Sections the local runner does not use (cache, proxy) are accepted and ignored; `batch` is read by
+batchspec when StartBuildBatch starts a batch, and ignored by the builds it runs. A build needs phases.
 """
 
 import re
@@ -24,9 +24,9 @@ _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _TRUE = {"yes", "true", "on"}
 _FALSE = {"no", "false", "off"}
 BATCH_REFUSAL = (
-    "batch: this is a batch buildspec (build-list, build-matrix or build-graph). Batch builds need "
-    "StartBuildBatch, which the local endpoint does not run; use LAB_BACKEND=aws for batch builds, or give "
-    "the buildspec phases to run it as one build with StartBuild"
+    "batch: this buildspec has a batch section and no phases. Start it with StartBuildBatch "
+    "(aws codebuild start-build-batch); each build of the batch needs phases, in this buildspec or in the "
+    "buildspec its batch entry names"
 )
 _IGNORED_SECTIONS = {"cache", "batch", "proxy"}
 _TOP_KEYS = {
@@ -135,6 +135,11 @@ class Buildspec:
 
 def load(text: str, filename: str = "buildspec.yml") -> Buildspec:
     """Parse buildspec YAML text; raise BuildspecError with the line of the first problem."""
+    return Parser(filename).buildspec(compose(text, filename))
+
+
+def compose(text: str, filename: str) -> Node:
+    """The buildspec's YAML node tree; BuildspecError (with the line) if it is not YAML or empty."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -144,11 +149,11 @@ def load(text: str, filename: str = "buildspec.yml") -> Buildspec:
         raise BuildspecError(filename, 1, f"invalid YAML: {exc}") from exc
     if root is None:
         raise BuildspecError(filename, 1, "the buildspec is empty; it needs at least version and phases")
-    return _Parser(filename).buildspec(root)
+    return root
 
 
-class _Parser:
-    """Walks the YAML node tree, so every finding can point at its line."""
+class Parser:
+    """Walks the YAML node tree, so every finding can point at its line (batchspec reads `batch` with it)."""
 
     def __init__(self, filename: str):
         self.filename = filename

@@ -1,15 +1,13 @@
 """One CodeBuild build, run in a thread of its own.
 
-It fetches its sources (an S3 zip, a CodeCommit repository through the endpoint's git server, or nothing)
-into `<state>/builds/<uuid>/work`, runs the buildspec with the runner, streams the log to CloudWatch Logs
-(`/aws/codebuild/<project>`, stream `<uuid>`) and writes its artifacts to S3, all through the endpoint's own
-APIs. The build's environment is the endpoint's dummy identity and CodeBuild's variables, never this
-process's environment.
+It fetches its sources (sources.py) into `<state>/builds/<uuid>/work`, runs the buildspec with the runner,
+streams the log to CloudWatch Logs (`/aws/codebuild/<project>`, stream `<uuid>`) and writes its artifacts to
+S3, all through the endpoint's own APIs. The build's environment is the endpoint's dummy identity and
+CodeBuild's variables, never this process's environment.
 """
 
 import functools
 import hashlib
-import io
 import json
 import logging
 import os
@@ -18,44 +16,28 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from .. import config
-from ..archives import ArchiveError, checked_file, extract_zip
+from ..archives import ArchiveError, checked_file
 from ..awsjson import now
 from . import buildspec, sandbox
 from .logs import LogStream
 from .projects import linux_only
 from .reports import ReportStore
 from .runner import BASE_PATH, FAILED, SUCCEEDED, BuildArtifact, BuildResult, run_build
+from .sources import PRIMARY, Source, SourceError, fetch_source
 from .store import BuildStore, end_with_fault
 
 log = logging.getLogger("labhelpers.endpoint")
 
-PRIMARY = "(primary)"  # the primary source's name for the runner; never a valid sourceIdentifier
 VENV_BIN = Path(sys.executable).parent  # the lab's `aws` CLI, for buildspecs that call the endpoint
 
 
 # -- what a build is made of ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where one source comes from: `kind` NO_SOURCE, S3 (`location` bucket/key of a zip) or CODECOMMIT."""
-
-    identifier: str  # PRIMARY, or the secondary source's identifier
-    kind: str
-    location: str = ""
-    version: str | None = None
-
-    def describe(self) -> str:
-        which = "primary source" if self.identifier == PRIMARY else f"secondary source {self.identifier}"
-        return f"{which} and source version {self.version}" if self.version else which
 
 
 @dataclass(frozen=True)
@@ -78,6 +60,17 @@ class Target:
 
 
 @dataclass(frozen=True)
+class BatchMember:
+    """What makes a build one of a batch's: the batch, its identifier there, the id given to it in advance."""
+
+    batch_arn: str
+    identifier: str
+    build_id: str
+    initiator: str
+    on_finished: Callable[[str], None]  # told the build id once the build is over
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything a build needs to run, fixed when it starts."""
 
@@ -91,6 +84,7 @@ class Plan:
     log_group: str | None  # None: CloudWatch Logs disabled
     log_stream: str | None
     source_revision: str | None = None  # a pipeline build's: the primary input's source revision
+    batch_identifier: str | None = None  # a batch's build: its identifier in the batch buildspec
 
 
 class _BuildFailure(Exception):
@@ -239,57 +233,10 @@ class BuildJob:
     # -- sources ---------------------------------------------------------------------------------------
 
     def fetch(self, source: Source, folder: Path) -> str | None:
-        """Put the source into `folder`; return the version it resolved to (a commit id), if any."""
-        folder.mkdir(parents=True, exist_ok=True)
-        if source.kind == "S3":
-            return self.fetch_s3(source, folder)
-        if source.kind == "CODECOMMIT":
-            return self.fetch_codecommit(source, folder)
-        return None
-
-    def fetch_s3(self, source: Source, folder: Path) -> str | None:
-        bucket, _, key = source.location.removeprefix("arn:aws:s3:::").partition("/")
-        request = {"Bucket": bucket, "Key": key, **({"VersionId": source.version} if source.version else {})}
         try:
-            body = self.ctx.client("s3", self.plan.region).get_object(**request)["Body"].read()
-            extract_zip(body, folder)
-            return source.version
-        except ClientError as exc:
-            error = exc.response["Error"]
-            raise _BuildFailure(
-                "CLIENT_ERROR", f"{error.get('Code')}: {error.get('Message')} for {source.describe()}"
-            ) from exc
-        except ArchiveError as exc:
-            raise _BuildFailure(
-                "CLIENT_ERROR", f"s3://{bucket}/{key} is not a usable zip ({exc}) for {source.describe()}"
-            ) from exc
-
-    def fetch_codecommit(self, source: Source, folder: Path) -> str:
-        """Clone the repository from the endpoint's git server, at the source version (else its HEAD)."""
-        from dulwich import porcelain
-
-        name = source.location.rstrip("/").rpartition("/v1/repos/")[2]
-        if not name:
-            raise _BuildFailure(
-                "CLIENT_ERROR", f"{source.location!r} is not a CodeCommit clone URL (…/v1/repos/<repository>)"
-            )
-        try:
-            repo = porcelain.clone(
-                f"{self.ctx.url}/v1/repos/{name}",
-                str(folder),
-                checkout=False,
-                errstream=io.BytesIO(),
-                username=config.GIT_USER,
-                password=config.credentials(self.ctx.layout).git_password,
-            )
-        except Exception as exc:
-            raise _BuildFailure("CLIENT_ERROR", f"repository not found for {source.describe()}") from exc
-        with closing(repo):
-            commit = _resolve_commit(repo, source.version)
-            if commit is None:
-                raise _BuildFailure("CLIENT_ERROR", f"reference not found for {source.describe()}")
-            porcelain.reset(repo, "hard", commit.id)
-            return commit.id.decode()
+            return fetch_source(self.ctx, self.plan.region, source, folder)
+        except SourceError as exc:
+            raise _BuildFailure("CLIENT_ERROR", str(exc)) from exc
 
     # -- environment -------------------------------------------------------------------------------------
 
@@ -304,7 +251,7 @@ class BuildJob:
             **self.buildspec_secrets(primary_folder),
             **variables,
             **self.ctx.build_env(self.plan.region),
-            **_codebuild_variables(build, resolved, self.plan.log_stream),
+            **_codebuild_variables(build, resolved, self.plan),
         }
 
     def variable_value(self, variable: dict) -> str:
@@ -431,7 +378,7 @@ def _missing_artifact_message(target: Target, produced: dict) -> str:
     )
 
 
-def _codebuild_variables(build: dict, resolved: str | None, log_stream: str | None) -> dict[str, str]:
+def _codebuild_variables(build: dict, resolved: str | None, plan: Plan) -> dict[str, str]:
     """CodeBuild's own variables (build spec §5.3)."""
     variables = {
         "CODEBUILD_BUILD_ARN": build["arn"],
@@ -440,13 +387,15 @@ def _codebuild_variables(build: dict, resolved: str | None, log_stream: str | No
         "CODEBUILD_BUILD_IMAGE": build["environment"].get("image", ""),
         "CODEBUILD_INITIATOR": build["initiator"],
         "CODEBUILD_KMS_KEY_ID": build["encryptionKey"],
-        "CODEBUILD_LOG_PATH": log_stream or "",
+        "CODEBUILD_LOG_PATH": plan.log_stream or "",
         "CODEBUILD_PROJECT_ARN": build["arn"].replace(":build/", ":project/").rpartition(":")[0],
         "CODEBUILD_SOURCE_REPO_URL": build["source"].get("location", ""),
         "CODEBUILD_SOURCE_VERSION": build.get("sourceVersion", ""),
     }
     if resolved:
         variables["CODEBUILD_RESOLVED_SOURCE_VERSION"] = resolved
+    if plan.batch_identifier:
+        variables["CODEBUILD_BATCH_BUILD_IDENTIFIER"] = plan.batch_identifier
     return variables
 
 
@@ -456,22 +405,6 @@ def _secret_reference(reference: str) -> tuple[str, str, str, str]:
     cut = 7 if reference.startswith("arn:") else 1
     rest = [*parts[cut:], "", "", ""]
     return ":".join(parts[:cut]), rest[0], rest[1], rest[2]
-
-
-def _resolve_commit(repo, version: str | None):
-    """The commit a CodeCommit source version names: a commit id, a branch, a tag, or HEAD if none."""
-    from dulwich.objectspec import parse_commit
-
-    if not version:
-        candidates = ["HEAD"]
-    else:
-        candidates = [f"refs/remotes/origin/{version.removeprefix('refs/heads/')}", version]
-    for candidate in candidates:
-        try:
-            return parse_commit(repo, candidate.encode())
-        except (KeyError, ValueError):
-            continue
-    return None
 
 
 def _closed_phase(phase_type: str, status: str = SUCCEEDED, code: str = "", message: str = "") -> dict:

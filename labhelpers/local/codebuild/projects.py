@@ -20,7 +20,7 @@ WINDOWS_IMAGE_TYPES = {
 
 
 @functools.cache
-def _enum(shape: str) -> tuple[str, ...]:
+def enum_values(shape: str) -> tuple[str, ...]:
     return tuple(service_model("codebuild").shape_for(shape).enum)
 
 
@@ -37,8 +37,8 @@ def _settings(params: dict, field: str) -> dict:
 
 def _one_of(settings: dict, field: str, member: str, shape: str) -> str:
     value = settings.get(member)
-    if value not in _enum(shape):
-        raise _invalid(f"Invalid {field}.{member} {value!r}: use one of {', '.join(_enum(shape))}.")
+    if value not in enum_values(shape):
+        raise _invalid(f"Invalid {field}.{member} {value!r}: use one of {', '.join(enum_values(shape))}.")
     return value
 
 
@@ -92,13 +92,37 @@ def check_environment(params: dict, field: str = "environment") -> None:
         raise _invalid(f"{field}.environmentVariables must be a list of {{name, value, type}} objects.")
 
 
-def check_service_role(params: dict, account: str) -> None:
+def check_service_role(params: dict, account: str, field: str = "serviceRole") -> None:
     role = params.get("serviceRole")
     if not isinstance(role, str) or not role.startswith(f"arn:aws:iam::{account}:role/"):
         raise _invalid(
-            f"Invalid serviceRole {role!r}: give the ARN of a role in this account, "
+            f"Invalid {field} {role!r}: give the ARN of a role in this account, "
             f"arn:aws:iam::{account}:role/NAME."
         )
+
+
+def check_batch_config(params: dict, account: str, field: str = "buildBatchConfig") -> None:
+    """A project's (or StartBuildBatch's) batch settings; StartBuildBatch needs the service role."""
+    config = params.get(field)
+    if not isinstance(config, dict):
+        raise _invalid(f"{field} must be an object with serviceRole, restrictions and timeoutInMins.")
+    if "serviceRole" in config:
+        check_service_role(config, account, f"{field}.serviceRole")
+    restrictions = config.get("restrictions") or {}
+    most = restrictions.get("maximumBuildsAllowed")
+    if most is not None and (not isinstance(most, int) or most < 1):
+        raise _invalid(f"{field}.restrictions.maximumBuildsAllowed must be a positive number, not {most!r}.")
+    for compute_type in restrictions.get("computeTypesAllowed") or []:
+        if compute_type not in enum_values("ComputeType"):
+            raise _invalid(
+                f"Invalid {field}.restrictions.computeTypesAllowed {compute_type!r}: "
+                f"use some of {', '.join(enum_values('ComputeType'))}."
+            )
+    timeout = config.get("timeoutInMins")
+    if timeout is not None and (not isinstance(timeout, int) or not 5 <= timeout <= 2160):
+        raise _invalid(f"{field}.timeoutInMins must be from 5 to 2160, not {timeout!r}.")
+    if "batchReportMode" in config:
+        _one_of(config, field, "batchReportMode", "BatchReportModeType")
 
 
 def check_project(params: dict, account: str) -> None:
@@ -108,6 +132,8 @@ def check_project(params: dict, account: str) -> None:
     check_artifacts(params)
     check_environment(params)
     check_service_role(params, account)
+    if "buildBatchConfig" in params:
+        check_batch_config(params, account)
 
 
 def check_changes(changes: dict, account: str) -> None:
@@ -121,6 +147,8 @@ def check_changes(changes: dict, account: str) -> None:
             check(changes)
     if "serviceRole" in changes:
         check_service_role(changes, account)
+    if "buildBatchConfig" in changes:
+        check_batch_config(changes, account)
 
 
 def linux_only(environment_type: str) -> str | None:

@@ -2,7 +2,7 @@
 
 Ours: StartBuild, BatchGetBuilds, StopBuild, RetryBuild, ListBuilds, ListBuildsForProject,
 BatchDeleteBuilds, and CreateProject and UpdateProject (checked by `projects`, kept by moto). The pipeline
-engine calls start_pipeline_build(), wait() and stop() in-process.
+engine calls start_pipeline_build(), wait() and stop() in-process; a batch (batches.py) start_batch_build().
 
 Each build runs in a thread of its own (job.BuildJob), from a Plan fixed when it starts.
 """
@@ -20,8 +20,9 @@ from ..context import StopSignal
 from ..dispatch import JsonService, request_region
 from ..labpages.links import PageLinks
 from . import projects, sandbox
-from .job import PRIMARY, BuildJob, Plan, Source, Target, end_leftover_processes
+from .job import BatchMember, BuildJob, Plan, Target, end_leftover_processes
 from .reports import ReportStore, reports_folder
+from .sources import PRIMARY, Source
 from .store import BuildStore, builds_folder
 
 log = logging.getLogger("labhelpers.endpoint")
@@ -103,7 +104,7 @@ class CodeBuildService(JsonService):
         """CreateProject: the checks are ours (projects), moto keeps the project."""
         region = request_region()
         projects.check_project(params, self.ctx.account)
-        _check_variables(params["environment"].get("environmentVariables") or [])
+        check_variables(params["environment"].get("environmentVariables") or [])
         defaults = {
             "timeoutInMinutes": DEFAULT_TIMEOUT_MINUTES,
             "queuedTimeoutInMinutes": DEFAULT_QUEUED_TIMEOUT_MINUTES,
@@ -122,10 +123,10 @@ class CodeBuildService(JsonService):
         """UpdateProject (moto lacks it): the given settings replace the project's; the rest stay."""
         region = request_region()
         name = _required(params, "name")
-        self._project(name, region)  # ResourceNotFoundException for an unknown project
+        self.project(name, region)  # ResourceNotFoundException for an unknown project
         changes = {key: value for key, value in params.items() if key in _UPDATABLE}
         projects.check_changes(changes, self.ctx.account)
-        _check_variables((changes.get("environment") or {}).get("environmentVariables") or [])
+        check_variables((changes.get("environment") or {}).get("environmentVariables") or [])
         answer = motoapi.update_codebuild_project(
             self.ctx.account, region, name, {**changes, "lastModifiedDate": now()}
         )
@@ -136,7 +137,7 @@ class CodeBuildService(JsonService):
 
     def start_build(self, params):
         region = request_region()
-        project = self._project(_required(params, "projectName"), region)
+        project = self.project(_required(params, "projectName"), region)
         return {"build": self._start_manual(project, params, region)}
 
     def retry_build(self, params):
@@ -147,7 +148,7 @@ class CodeBuildService(JsonService):
             raise _invalid(
                 f"Build {original['id']} was started by CodePipeline; retry the pipeline stage instead."
             )
-        project = self._project(original["projectName"], region)
+        project = self.project(original["projectName"], region)
         return {"build": self._start_manual(project, request, region)}
 
     def batch_get_builds(self, params):
@@ -166,7 +167,7 @@ class CodeBuildService(JsonService):
 
     def list_builds_for_project(self, params):
         region = request_region()
-        name = self._project(_required(params, "projectName"), region)["name"]
+        name = self.project(_required(params, "projectName"), region)["name"]
         return self._listing(params, region, name)
 
     def batch_delete_builds(self, params):
@@ -214,8 +215,8 @@ class CodeBuildService(JsonService):
             raise _invalid(f"The primary source {primary!r} is not one of the input artifacts {names}.")
         if timeout_seconds is not None and timeout_seconds <= 0:
             raise _invalid("timeout_seconds must be positive.")
-        _check_variables(environment_variables or [])
-        definition = self._project(project, region)
+        check_variables(environment_variables or [])
+        definition = self.project(project, region)
         ordered = sorted(sources, key=lambda pair: pair[0] != primary)
         locations = [(name, f"{place['bucket']}/{place['key']}") for name, place in ordered]
         targets = [
@@ -273,9 +274,15 @@ class CodeBuildService(JsonService):
 
     # -- starting ------------------------------------------------------------------------------------
 
-    def _start_manual(self, project: dict, params: dict, region: str) -> dict:
+    def start_batch_build(self, project: str, params: dict, region: str, member: BatchMember) -> dict:
+        """Start one build of a batch (StartBuild's parameters, as the batch made them); answer the build."""
+        return self._start_manual(self.project(project, region), params, region, member)
+
+    def _start_manual(
+        self, project: dict, params: dict, region: str, member: BatchMember | None = None
+    ) -> dict:
         """A build of StartBuild's parameters: the project's settings with the overrides applied."""
-        source = _manual_source(project, params)
+        source = manual_source(project, params)
         secondary = params.get("secondarySourcesOverride", project.get("secondarySources")) or []
         versions = params.get("secondarySourcesVersionOverride", project.get("secondarySourceVersions")) or []
         secondary_versions = {item.get("sourceIdentifier"): item.get("sourceVersion") for item in versions}
@@ -284,18 +291,23 @@ class CodeBuildService(JsonService):
             params.get("secondaryArtifactsOverride", project.get("secondaryArtifacts")) or []
         )
         overrides = params.get("environmentVariablesOverride") or []
-        _check_variables(overrides)
+        check_variables(overrides)
         timeout = params.get("timeoutInMinutesOverride") or project.get("timeoutInMinutes")
         timeout = timeout or DEFAULT_TIMEOUT_MINUTES
         if timeout not in TIMEOUT_MINUTES:
             raise _invalid(f"timeoutInMinutes must be from 5 to 2160, not {timeout}.")
         source_version = params.get("sourceVersion") or project.get("sourceVersion")
 
-        build = self._new_build(project, region, self._caller(region))
+        if member:
+            build = self._new_build(project, region, member.initiator, member.build_id)
+            build["buildBatchArn"] = member.batch_arn
+        else:
+            build = self._new_build(project, region, self.caller(region))
         build_uuid = build["id"].rpartition(":")[2]
-        targets = _manual_targets(project["name"], artifacts, secondary_artifacts, build_uuid)
+        folder = member.identifier if member else ""
+        targets = manual_targets(project["name"], artifacts, secondary_artifacts, build_uuid, folder)
         variables = _merge_variables(project["environment"].get("environmentVariables") or [], overrides)
-        build["environment"]["environmentVariables"] = variables
+        build["environment"].update(environment_overrides(params), environmentVariables=variables)
         build.update(
             source=source,
             secondarySources=secondary,
@@ -328,14 +340,15 @@ class CodeBuildService(JsonService):
             targets=targets,
             variables=variables,
             timeout_seconds=timeout * 60,
+            batch_identifier=member.identifier if member else None,
             **_log_place(build),
         )
-        return self._launch(plan, build, request=params)
+        return self._launch(plan, build, request=params, on_finished=member.on_finished if member else None)
 
-    def _new_build(self, project: dict, region: str, initiator: str) -> dict:
+    def _new_build(self, project: dict, region: str, initiator: str, build_id: str | None = None) -> dict:
         """The fields every build starts with; the caller adds its source and artifacts."""
         name = project["name"]
-        build_id = f"{name}:{uuid.uuid4()}"
+        build_id = build_id or f"{name}:{uuid.uuid4()}"
         build = {
             "id": build_id,
             "arn": f"arn:aws:codebuild:{region}:{self.ctx.account}:build/{build_id}",
@@ -360,12 +373,18 @@ class CodeBuildService(JsonService):
         )
         return build
 
-    def _launch(self, plan: Plan, build: dict, request: dict | None) -> dict:
+    def _launch(self, plan: Plan, build: dict, request: dict | None, on_finished=None) -> dict:
         stored = self.store.create(plan.region, build, request)
         cancel = StopSignal()
         with self._lock:
             self._cancels[stored["id"]] = cancel
-        job = BuildJob(self.ctx, self.store, plan, cancel, self._finished, self.reports)
+
+        def finished(build_id: str) -> None:
+            self._finished(build_id)
+            if on_finished:
+                on_finished(build_id)
+
+        job = BuildJob(self.ctx, self.store, plan, cancel, finished, self.reports)
         threading.Thread(target=job.run, name=f"build-{stored['id']}", daemon=True).start()
         return stored
 
@@ -378,7 +397,7 @@ class CodeBuildService(JsonService):
     def _project_arn(self, name: str, region: str) -> str:
         return f"arn:aws:codebuild:{region}:{self.ctx.account}:project/{name}"
 
-    def _project(self, name: str, region: str) -> dict:
+    def project(self, name: str, region: str) -> dict:
         """The project's settings as moto keeps them (a name or an ARN); ResourceNotFoundException if none."""
         name = name.rpartition(":project/")[2] if name.startswith("arn:") else name
         metadata = motoapi.codebuild_project(self.ctx.account, region, name)
@@ -396,7 +415,7 @@ class CodeBuildService(JsonService):
             raise AwsError("ResourceNotFoundException", f"Build {build_id} does not exist")
         return build
 
-    def _caller(self, region: str) -> str:
+    def caller(self, region: str) -> str:
         """The initiator of builds started by hand: the caller's IAM name, as the endpoint's STS tells it."""
         if self._caller_name is None:
             arn = self.ctx.client("sts", region).get_caller_identity()["Arn"]
@@ -441,6 +460,7 @@ _UPDATABLE = {
     "logsConfig",
     "badgeEnabled",
     "concurrentBuildLimit",
+    "buildBatchConfig",
 }
 
 
@@ -448,7 +468,7 @@ def _buildspec_field(source: dict) -> dict:
     return {"buildspec": source["buildspec"]} if source.get("buildspec") else {}
 
 
-def _manual_source(project: dict, params: dict) -> dict:
+def manual_source(project: dict, params: dict) -> dict:
     """The project's source with StartBuild's overrides; CODEPIPELINE only through a pipeline."""
     source = copy.deepcopy(project["source"])
     kind = params.get("sourceTypeOverride")
@@ -491,8 +511,11 @@ def _check_source(source: dict, what: str) -> None:
         raise _invalid(f"The {what} of type {source['type']} needs a location.")
 
 
-def _manual_targets(project: str, artifacts: dict, secondary: list[dict], build_uuid: str) -> list[Target]:
-    """Where StartBuild's artifacts go: S3 targets, NO_ARTIFACTS none, CODEPIPELINE only from a pipeline."""
+def manual_targets(
+    project: str, artifacts: dict, secondary: list[dict], build_uuid: str, batch_folder: str = ""
+) -> list[Target]:
+    """Where StartBuild's artifacts go: S3 targets, NO_ARTIFACTS none, CODEPIPELINE only from a pipeline. A
+    batch's build puts them in a folder named by its identifier, so that the batch's builds keep theirs."""
     if artifacts.get("type") == "CODEPIPELINE":
         raise _invalid(
             f"Project {project} sends its artifacts to CodePipeline (artifacts type CODEPIPELINE), so only "
@@ -517,7 +540,7 @@ def _manual_targets(project: str, artifacts: dict, secondary: list[dict], build_
             Target(
                 identifier,
                 settings["location"],
-                "/".join(part for part in (path.strip("/"), namespace) if part),
+                "/".join(part for part in (path.strip("/"), batch_folder, namespace) if part),
                 "" if name == "/" else name,
                 zipped=settings.get("packaging") == "ZIP",
                 buildspec_names=bool(settings.get("overrideArtifactName")),
@@ -544,7 +567,29 @@ def _artifact_fields(targets: list[Target], artifacts: dict, secondary: list[dic
     }
 
 
-def _check_variables(variables: list[dict]) -> None:
+_ENVIRONMENT_OVERRIDES = {  # StartBuild's parameter -> the environment's member, and the enum it takes
+    "environmentTypeOverride": ("type", "EnvironmentType"),
+    "computeTypeOverride": ("computeType", "ComputeType"),
+    "imageOverride": ("image", None),
+    "privilegedModeOverride": ("privilegedMode", None),
+}
+
+
+def environment_overrides(params: dict) -> dict:
+    """The environment members StartBuild's overrides replace."""
+    changes = {}
+    for parameter, (member, shape) in _ENVIRONMENT_OVERRIDES.items():
+        value = params.get(parameter)
+        if value is None:
+            continue
+        allowed = projects.enum_values(shape) if shape else ()
+        if shape and value not in allowed:
+            raise _invalid(f"Invalid {parameter} {value!r}: use one of {', '.join(allowed)}.")
+        changes[member] = value
+    return changes
+
+
+def check_variables(variables: list[dict]) -> None:
     for variable in variables:
         name = variable.get("name")
         if not name or "value" not in variable:

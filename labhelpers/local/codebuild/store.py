@@ -19,8 +19,6 @@ from ..awsjson import now
 
 log = logging.getLogger("labhelpers.endpoint")
 
-RECORD_FILE = "build.json"
-NUMBERS_FILE = "build-numbers.json"
 WORK_FOLDER = "work"
 INTERRUPTED_MESSAGE = (
     "The local endpoint stopped during this phase (it was stopped, restarted or crashed), "
@@ -34,7 +32,15 @@ def builds_folder(layout) -> Path:
 
 
 class BuildStore:
-    """Thread-safe; reads answer deep copies. Every change is written at once and wakes `wait`."""
+    """Thread-safe; reads answer deep copies. Every change is written at once and wakes `wait`.
+
+    BatchStore keeps build batches the same way: the class attributes name the record's members and files."""
+
+    KIND = "build"  # the entry's key of the record
+    RECORD_FILE = "build.json"
+    NUMBERS_FILE = "build-numbers.json"
+    COMPLETE = "buildComplete"
+    NUMBER = "buildNumber"
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
@@ -54,7 +60,7 @@ class BuildStore:
             entry = self._entries.get(build_id)
             if entry is None or (region is not None and entry["region"] != region):
                 return None
-            return copy.deepcopy(entry["build"])
+            return copy.deepcopy(entry[self.KIND])
 
     def request(self, build_id: str) -> dict | None:
         """The StartBuild parameters that started the build; None for builds a pipeline started."""
@@ -67,7 +73,7 @@ class BuildStore:
             found = [
                 (entry["seq"], build_id)
                 for build_id, entry in self._entries.items()
-                if entry["region"] == region and project in (None, entry["build"]["projectName"])
+                if entry["region"] == region and project in (None, entry[self.KIND]["projectName"])
             ]
         return sorted(found, reverse=newest_first)
 
@@ -81,11 +87,11 @@ class BuildStore:
 
         def over() -> bool:
             entry = self._entries.get(build_id)
-            return entry is None or entry["build"]["buildComplete"]
+            return entry is None or entry[self.KIND][self.COMPLETE]
 
         with self._changed:
             self._changed.wait_for(over, timeout)
-            return copy.deepcopy(self._entries[build_id]["build"])
+            return copy.deepcopy(self._entries[build_id][self.KIND])
 
     # -- writing -------------------------------------------------------------------------------------
 
@@ -94,9 +100,9 @@ class BuildStore:
         key = f"{region}/{build['projectName']}"
         with self._changed:
             self._numbers[key] = self._numbers.get(key, 0) + 1
-            write_json(self.folder / NUMBERS_FILE, self._numbers)
-            build = {**copy.deepcopy(build), "buildNumber": self._numbers[key]}
-            entry = {"region": region, "seq": self._next_seq, "request": request, "build": build}
+            write_json(self.folder / self.NUMBERS_FILE, self._numbers)
+            build = {**copy.deepcopy(build), self.NUMBER: self._numbers[key]}
+            entry = {"region": region, "seq": self._next_seq, "request": request, self.KIND: build}
             self._next_seq += 1
             self._entries[build["id"]] = entry
             self._save(entry)
@@ -106,41 +112,45 @@ class BuildStore:
         """Apply `change` to the stored build, write it and wake the waiters; answer the new build."""
         with self._changed:
             entry = self._entries[build_id]
-            change(entry["build"])
+            change(entry[self.KIND])
             self._save(entry)
             self._changed.notify_all()
-            return copy.deepcopy(entry["build"])
+            return copy.deepcopy(entry[self.KIND])
 
     def delete(self, build_id: str) -> None:
         with self._changed:
             self._entries.pop(build_id, None)
         shutil.rmtree(self.folder / _uuid(build_id), ignore_errors=True)
 
+    def end_interrupted(self, build: dict) -> None:
+        """End a build that was running when the endpoint stopped."""
+        end_with_fault(build, now(), INTERRUPTED_MESSAGE)
+
     # -- disk ----------------------------------------------------------------------------------------
 
     def _save(self, entry: dict) -> None:
-        folder = self.folder / _uuid(entry["build"]["id"])
+        folder = self.folder / _uuid(entry[self.KIND]["id"])
         folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / RECORD_FILE, entry)
+        write_json(folder / self.RECORD_FILE, entry)
 
     def _load(self) -> None:
         try:
-            self._numbers = json.loads((self.folder / NUMBERS_FILE).read_text())
+            self._numbers = json.loads((self.folder / self.NUMBERS_FILE).read_text())
         except (OSError, ValueError):
             self._numbers = {}
-        for path in sorted(self.folder.glob(f"*/{RECORD_FILE}")):
+        for path in sorted(self.folder.glob(f"*/{self.RECORD_FILE}")):
             try:
                 entry = json.loads(path.read_text())
-                build = entry["build"]
+                build = entry[self.KIND]
             except (OSError, ValueError, KeyError):
                 log.exception("could not load the build in %s; it is left out", path)
                 continue
             self._entries[build["id"]] = entry
             key = f"{entry['region']}/{build['projectName']}"
-            self._numbers[key] = max(self._numbers.get(key, 0), build.get("buildNumber", 0))
+            self._numbers[key] = max(self._numbers.get(key, 0), build.get(self.NUMBER, 0))
             self._next_seq = max(self._next_seq, entry["seq"] + 1)
-            if not build["buildComplete"]:
-                end_with_fault(build, now(), INTERRUPTED_MESSAGE)
+            if not build[self.COMPLETE]:
+                self.end_interrupted(build)
                 self._save(entry)
                 self.interrupted.append(build["id"])
 
