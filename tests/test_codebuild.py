@@ -199,8 +199,13 @@ def test_codepipeline_project_needs_no_location_and_only_a_pipeline_starts_it(cb
     spec = buildspec("echo from a pipeline project")
     create_project(cb, name, {"type": "CODEPIPELINE", "buildspec": spec}, {"type": "CODEPIPELINE"})
     project = cb.batch_get_projects(names=[name])["projects"][0]
-    assert project["source"] == {"type": "CODEPIPELINE", "buildspec": spec}
-    assert project["artifacts"] == {"type": "CODEPIPELINE"}
+    assert project["source"] == {"type": "CODEPIPELINE", "buildspec": spec, "insecureSsl": False}
+    assert project["artifacts"] == {
+        "type": "CODEPIPELINE",
+        "name": name,
+        "packaging": "NONE",
+        "encryptionDisabled": False,
+    }
     assert project["timeoutInMinutes"] == 60
 
     with pytest.raises(ClientError) as caught:
@@ -498,6 +503,7 @@ def test_unknown_builds_are_reported_not_found(cb, unique):
     answer = cb.batch_get_builds(ids=[known["id"], *unknown])
     assert [build["id"] for build in answer["builds"]] == [known["id"]]
     assert answer["buildsNotFound"] == unknown
+    assert cb.batch_get_builds(ids=[known["id"]])["buildsNotFound"] == []
     with pytest.raises(ClientError) as caught:
         cb.stop_build(id=unknown[0])
     assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
@@ -789,6 +795,58 @@ def test_listings_page_with_next_tokens(service, unique):
     with pytest.raises(AwsError) as caught:
         service.list_builds({"nextToken": "not-a-token"})
     assert caught.value.code == "InvalidInputException"
+
+
+def test_create_project_answers_the_members_aws_fills(endpoint, bucket, unique):
+    """As AWS's CreateProject answer (the CLI example's): the environment's pull credentials, privileged mode
+    and variables, the artifacts' name, packaging, namespace and encryption, the source's insecureSsl."""
+    name = f"defaults-{unique}"
+    answer = endpoint.aws(
+        "codebuild",
+        "create-project",
+        "--name",
+        name,
+        "--source",
+        json.dumps({"type": "S3", "location": f"{bucket}/source.zip"}),
+        "--artifacts",
+        json.dumps({"type": "S3", "location": bucket}),
+        "--environment",
+        json.dumps(ENVIRONMENT),
+        "--service-role",
+        ROLE,
+    )
+    project = json.loads(answer.stdout)["project"]
+    assert project["environment"] == {
+        **ENVIRONMENT,
+        "imagePullCredentialsType": "CODEBUILD",
+        "privilegedMode": False,
+        "environmentVariables": [],
+    }
+    assert project["artifacts"] == {
+        "type": "S3",
+        "location": bucket,
+        "name": name,
+        "namespaceType": "NONE",
+        "packaging": "NONE",
+        "encryptionDisabled": False,
+    }
+    assert project["source"] == {"type": "S3", "location": f"{bucket}/source.zip", "insecureSsl": False}
+    cb = endpoint.client("codebuild")
+    given = cb.update_project(
+        name=name,
+        environment={**ENVIRONMENT, "privilegedMode": True},
+        artifacts={"type": "S3", "location": bucket, "name": "out.zip", "packaging": "ZIP"},
+    )["project"]
+    assert given["environment"]["privilegedMode"] is True
+    assert given["environment"]["imagePullCredentialsType"] == "CODEBUILD"
+    assert (given["artifacts"]["name"], given["artifacts"]["packaging"]) == ("out.zip", "ZIP")
+    assert cb.batch_get_projects(names=[name])["projects"][0]["artifacts"] == given["artifacts"]
+    build = cb.start_build(
+        projectName=name, sourceTypeOverride="NO_SOURCE", buildspecOverride=buildspec("true")
+    )["build"]
+    assert build["source"] == {"type": "NO_SOURCE", "buildspec": buildspec("true"), "insecureSsl": False}
+    assert build["environment"]["privilegedMode"] is True
+    wait_for(cb, build["id"])
 
 
 def test_update_project_replaces_the_given_settings_and_keeps_the_rest(endpoint, unique):

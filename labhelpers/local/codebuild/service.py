@@ -104,6 +104,7 @@ class CodeBuildService(JsonService):
         region = request_region()
         projects.check_project(params, self.ctx.account)
         _check_variables(params["environment"].get("environmentVariables") or [])
+        params = projects.with_defaults(params, params["name"])
         defaults = {
             "timeoutInMinutes": DEFAULT_TIMEOUT_MINUTES,
             "queuedTimeoutInMinutes": DEFAULT_QUEUED_TIMEOUT_MINUTES,
@@ -126,6 +127,7 @@ class CodeBuildService(JsonService):
         changes = {key: value for key, value in params.items() if key in _UPDATABLE}
         projects.check_changes(changes, self.ctx.account)
         _check_variables((changes.get("environment") or {}).get("environmentVariables") or [])
+        changes = projects.with_defaults(changes, name)
         answer = motoapi.update_codebuild_project(
             self.ctx.account, region, name, {**changes, "lastModifiedDate": now()}
         )
@@ -154,9 +156,10 @@ class CodeBuildService(JsonService):
         ids = _batch_ids(params)
         region = request_region()
         found = {build_id: self.store.get(_build_id(build_id), region) for build_id in ids}
-        answer = {"builds": [build for build in found.values() if build]}
-        missing = [build_id for build_id, build in found.items() if build is None]
-        return {**answer, **({"buildsNotFound": missing} if missing else {})}
+        return {
+            "builds": [build for build in found.values() if build],
+            "buildsNotFound": [build_id for build_id, build in found.items() if build is None],
+        }
 
     def stop_build(self, params):
         return {"build": self.stop(_required(params, "id"), region=request_region())}
@@ -453,7 +456,7 @@ def _manual_source(project: dict, params: dict) -> dict:
     source = copy.deepcopy(project["source"])
     kind = params.get("sourceTypeOverride")
     if kind and kind != source["type"]:
-        source = {"type": kind, **_buildspec_field(source)}
+        source = projects.source_defaults({"type": kind, **_buildspec_field(source)})
     if params.get("sourceLocationOverride"):
         source["location"] = params["sourceLocationOverride"]
     if params.get("buildspecOverride"):
