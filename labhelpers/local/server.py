@@ -81,6 +81,7 @@ def _bind(app, layout: config.Layout):
 def build_app(ctx, snapshots, started: float):
     from .codebuild.reports import ReportsService
     from .codebuild.service import CodeBuildService
+    from .codebuild.sharing import SharingService
     from .codecommit.gitserver import make_git_app
     from .codecommit.service import CodeCommitService
     from .codecommit.store import RepoStore
@@ -154,6 +155,7 @@ def build_app(ctx, snapshots, started: float):
         codedeploy,
         codebuild,
         ReportsService(ctx, codebuild.reports),
+        SharingService(),
         ConnectionsService(connections),
         CodeStarConnectionsService(connections),
     ]

@@ -20,7 +20,7 @@ WINDOWS_IMAGE_TYPES = {
 
 
 @functools.cache
-def _enum(shape: str) -> tuple[str, ...]:
+def enum(shape: str) -> tuple[str, ...]:
     return tuple(service_model("codebuild").shape_for(shape).enum)
 
 
@@ -35,11 +35,15 @@ def _settings(params: dict, field: str) -> dict:
     return value
 
 
-def _one_of(settings: dict, field: str, member: str, shape: str) -> str:
-    value = settings.get(member)
-    if value not in _enum(shape):
-        raise _invalid(f"Invalid {field}.{member} {value!r}: use one of {', '.join(_enum(shape))}.")
+def check_enum(value, field: str, shape: str):
+    """`value` when the model's enum `shape` has it; else InvalidInputException naming `field`."""
+    if value not in enum(shape):
+        raise _invalid(f"Invalid {field} {value!r}: use one of {', '.join(enum(shape))}.")
     return value
+
+
+def _one_of(settings: dict, field: str, member: str, shape: str) -> str:
+    return check_enum(settings.get(member), f"{field}.{member}", shape)
 
 
 def _text(settings: dict, field: str, member: str) -> str | None:
