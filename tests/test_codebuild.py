@@ -903,3 +903,34 @@ def test_a_batch_buildspec_fails_start_build_and_the_batch_operations_are_not_im
         with pytest.raises(ClientError) as refused:
             call()
         assert refused.value.response["Error"]["Code"] == "NotImplemented", refused.value.response
+
+
+def test_invalidate_project_cache_finds_the_project_and_has_nothing_to_clear(endpoint, cb, unique):
+    name = f"cache-{unique}"
+    create_project(cb, name, {"type": "NO_SOURCE", "buildspec": buildspec("true")})
+    assert endpoint.aws("codebuild", "invalidate-project-cache", "--project-name", name).stdout == ""
+    with pytest.raises(ClientError) as missing:
+        cb.invalidate_project_cache(projectName=f"missing-{unique}")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert f"missing-{unique}" in missing.value.response["Error"]["Message"]
+    status, answer = endpoint.call("CodeBuild_20161006.InvalidateProjectCache", {}, service="codebuild")
+    assert (status, answer["__type"]) == (400, "InvalidInputException")
+    assert "projectName" in answer["message"]
+
+
+def test_curated_images_are_those_local_builds_run(endpoint):
+    from tests import cli_examples_kit as kit
+
+    answer = json.loads(
+        endpoint.aws("codebuild", "list-curated-environment-images", "--output", "json").stdout
+    )
+    example = kit.parse("codebuild", kit.EXAMPLES / "codebuild" / "list-curated-environment-images.rst")[0]
+    assert kit.shape_differences(example.output, answer, kit.output_shape(example)) == []
+    images = [
+        image["name"]
+        for platform in answer["platforms"]
+        for language in platform["languages"]
+        for image in language["images"]
+    ]
+    assert {platform["platform"] for platform in answer["platforms"]} == {"AMAZON_LINUX", "UBUNTU"}
+    assert ENVIRONMENT["image"] in images and "aws/codebuild/amazonlinux-x86_64-standard:5.0" in images

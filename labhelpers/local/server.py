@@ -79,6 +79,7 @@ def _bind(app, layout: config.Layout):
 
 
 def build_app(ctx, snapshots, started: float):
+    from .codebuild.images import ImagesService
     from .codebuild.reports import ReportsService
     from .codebuild.service import CodeBuildService
     from .codebuild.sharing import SharingService
@@ -156,6 +157,7 @@ def build_app(ctx, snapshots, started: float):
         codebuild,
         ReportsService(ctx, codebuild.reports),
         SharingService(),
+        ImagesService(),
         ConnectionsService(connections),
         CodeStarConnectionsService(connections),
     ]

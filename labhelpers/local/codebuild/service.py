@@ -1,8 +1,8 @@
 """CodeBuild on the local endpoint: builds really run; projects stay in moto.
 
 Ours: StartBuild, BatchGetBuilds, StopBuild, RetryBuild, ListBuilds, ListBuildsForProject,
-BatchDeleteBuilds, and CreateProject and UpdateProject (checked by `projects`, kept by moto). The pipeline
-engine calls start_pipeline_build(), wait() and stop() in-process.
+BatchDeleteBuilds, InvalidateProjectCache, and CreateProject and UpdateProject (checked by `projects`, kept
+by moto). The pipeline engine calls start_pipeline_build(), wait() and stop() in-process.
 
 Each build runs in a thread of its own (job.BuildJob), from a Plan fixed when it starts.
 """
@@ -35,6 +35,7 @@ OPERATIONS = {
     "ListBuilds",
     "ListBuildsForProject",
     "BatchDeleteBuilds",
+    "InvalidateProjectCache",
 }
 DEFAULT_TIMEOUT_MINUTES = 60
 DEFAULT_QUEUED_TIMEOUT_MINUTES = 480
@@ -133,6 +134,12 @@ class CodeBuildService(JsonService):
         )
         self._on_write("codebuild")
         return {"project": {key: value for key, value in answer.items() if value is not None}}
+
+    def invalidate_project_cache(self, params):
+        """InvalidateProjectCache: local builds keep no cache between builds (the buildspec's cache section is
+        ignored), so there is nothing to clear once the project is found."""
+        self._project(_required(params, "projectName"), request_region())
+        return {}
 
     # -- builds by hand ------------------------------------------------------------------------------
 
