@@ -83,6 +83,8 @@ def build_app(ctx, snapshots, started: float):
     from .codebuild.reports import ReportsService
     from .codebuild.service import CodeBuildService
     from .codebuild.sharing import SharingService
+    from .codebuild.source_credentials import SourceCredentials, SourceCredentialsService, credentials_file
+    from .codebuild.webhooks import WebhooksService
     from .codecommit.gitserver import make_git_app
     from .codecommit.service import CodeCommitService
     from .codecommit.store import RepoStore
@@ -119,6 +121,7 @@ def build_app(ctx, snapshots, started: float):
     pipelines = PipelineStore(pipelines_folder(layout), config.ACCOUNT, config.REGION)
     codedeploy = CodeDeployService(ctx, on_write=snapshots.mark)
     codebuild = CodeBuildService(ctx, on_write=snapshots.mark)
+    credentials = SourceCredentials(credentials_file(layout))
     codecommit = CodeCommitService(repos, clone_url=clone_url, caller=functools.cache(caller_arn))
     executions = ExecutionStore(layout.state / "executions")
     executions.load()
@@ -158,6 +161,8 @@ def build_app(ctx, snapshots, started: float):
         ReportsService(ctx, codebuild.reports),
         SharingService(),
         ImagesService(),
+        SourceCredentialsService(ctx, credentials),
+        WebhooksService(ctx, credentials, on_write=snapshots.mark),
         ConnectionsService(connections),
         CodeStarConnectionsService(connections),
     ]
