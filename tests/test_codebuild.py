@@ -655,8 +655,8 @@ def service(endpoint, tmp_path):
     return CodeBuildService(endpoint.context(tmp_path / "service"), page_size=2)
 
 
-def pipeline_project(service, name: str, spec: str | None = None) -> None:
-    source = {"type": "CODEPIPELINE", **({"buildspec": spec} if spec else {})}
+def pipeline_project(service, name: str, spec: str | None = None, **source_settings) -> None:
+    source = {"type": "CODEPIPELINE", **({"buildspec": spec} if spec else {}), **source_settings}
     service.create_project(
         {
             "name": name,
@@ -679,7 +679,7 @@ def test_pipeline_build_reads_its_inputs_and_writes_its_output(service, endpoint
     s3.put_object(Bucket=bucket, Key="pipe/SourceArti/aaaaaaa", Body=zip_of({"buildspec.yml": spec}))
     s3.put_object(Bucket=bucket, Key="pipe/Extra/bbbbbbb", Body=zip_of({"extra.txt": "extra\n"}))
     name = f"pipe-{unique}"
-    pipeline_project(service, name)
+    pipeline_project(service, name, gitCloneDepth=1)
     build_id = service.start_pipeline_build(
         name,
         region=config.REGION,
@@ -695,11 +695,14 @@ def test_pipeline_build_reads_its_inputs_and_writes_its_output(service, endpoint
     build = service.wait(build_id, timeout=60)
     assert build["buildStatus"] == "SUCCEEDED", build["phases"]
     source_arn = f"arn:aws:s3:::{bucket}/pipe/SourceArti/aaaaaaa"
-    assert build["source"]["type"] == "CODEPIPELINE" and build["sourceVersion"] == source_arn
+    assert build["source"] == {"type": "CODEPIPELINE", "gitCloneDepth": 1, "insecureSsl": False}
+    assert build["sourceVersion"] == source_arn
     assert [item["sourceIdentifier"] for item in build["secondarySources"]] == ["Extra"]
     assert build["artifacts"]["location"] == f"arn:aws:s3:::{bucket}/pipe/BuildArtif/ccccccc"
     assert build["initiator"] == "codepipeline/demo"
     output = s3.get_object(Bucket=bucket, Key="pipe/BuildArtif/ccccccc")["Body"].read()
+    assert build["artifacts"]["md5sum"] == hashlib.md5(output).hexdigest()
+    assert build["artifacts"]["sha256sum"] == hashlib.sha256(output).hexdigest()
     assert zip_contents(output) == {
         "extra.txt": "extra\n",
         "about.txt": f"beta codepipeline/demo {source_arn}\n",

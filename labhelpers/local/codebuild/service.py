@@ -236,7 +236,7 @@ class CodeBuildService(JsonService):
         build = self._new_build(definition, region, initiator)
         build.update(
             sourceVersion=arn,
-            source={"type": "CODEPIPELINE", **_buildspec_field(definition["source"]), "insecureSsl": False},
+            source=_pipeline_source(definition["source"]),
             secondarySources=[
                 {"type": "S3", "location": location, "sourceIdentifier": name}
                 for name, location in locations[1:]
@@ -456,6 +456,13 @@ _UPDATABLE = {
 
 def _buildspec_field(source: dict) -> dict:
     return {"buildspec": source["buildspec"]} if source.get("buildspec") else {}
+
+
+def _pipeline_source(project_source: dict) -> dict:
+    """A pipeline build's source: the project's CODEPIPELINE source as it is (with its gitCloneDepth, say), of
+    another type only its buildspec."""
+    own = project_source if project_source["type"] == "CODEPIPELINE" else _buildspec_field(project_source)
+    return projects.source_defaults({**own, "type": "CODEPIPELINE"})
 
 
 def _manual_source(project: dict, params: dict) -> dict:
