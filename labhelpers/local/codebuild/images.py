@@ -7,24 +7,18 @@ image has no pinned versions.
 
 from ..dispatch import JsonService
 
-# (platform, language, image, description)
-CURATED = (
-    (
-        "AMAZON_LINUX",
-        "BASE",
-        "aws/codebuild/amazonlinux-x86_64-standard:5.0",
-        "Amazon Linux 2023 x86_64 standard:5.0",
+# platform -> (image, description); each image has every runtime, so its language is BASE
+CURATED = {
+    "AMAZON_LINUX": (
+        ("aws/codebuild/amazonlinux-x86_64-standard:5.0", "Amazon Linux 2023 x86_64 standard:5.0"),
+        ("aws/codebuild/amazonlinux-x86_64-standard:4.0", "Amazon Linux 2 x86_64 standard:4.0"),
     ),
-    (
-        "AMAZON_LINUX",
-        "BASE",
-        "aws/codebuild/amazonlinux-x86_64-standard:4.0",
-        "Amazon Linux 2 x86_64 standard:4.0",
+    "UBUNTU": (
+        ("aws/codebuild/standard:7.0", "Ubuntu 22.04 standard:7.0"),
+        ("aws/codebuild/standard:6.0", "Ubuntu 22.04 standard:6.0"),
+        ("aws/codebuild/standard:5.0", "Ubuntu 20.04 standard:5.0"),
     ),
-    ("UBUNTU", "BASE", "aws/codebuild/standard:7.0", "Ubuntu 22.04 standard:7.0"),
-    ("UBUNTU", "BASE", "aws/codebuild/standard:6.0", "Ubuntu 22.04 standard:6.0"),
-    ("UBUNTU", "BASE", "aws/codebuild/standard:5.0", "Ubuntu 20.04 standard:5.0"),
-)
+}
 
 
 class ImagesService(JsonService):
@@ -33,18 +27,20 @@ class ImagesService(JsonService):
     moto_fallback = True
 
     def list_curated_environment_images(self, params):
-        platforms: dict[str, dict[str, list]] = {}
-        for platform, language, name, description in CURATED:
-            images = platforms.setdefault(platform, {}).setdefault(language, [])
-            images.append({"name": name, "description": description, "versions": []})
         return {
             "platforms": [
                 {
                     "platform": platform,
                     "languages": [
-                        {"language": language, "images": images} for language, images in languages.items()
+                        {
+                            "language": "BASE",
+                            "images": [
+                                {"name": name, "description": description, "versions": []}
+                                for name, description in images
+                            ],
+                        }
                     ],
                 }
-                for platform, languages in platforms.items()
+                for platform, images in CURATED.items()
             ]
         }

@@ -19,11 +19,13 @@ from .projects import check_enum
 from .store import write_json
 
 CREDENTIALS_FILE = "source-credentials.json"
+# What the token of these auth types is the ARN of, and that ARN's form
 _RESOURCES = {
-    "CODECONNECTIONS": re.compile(
-        r"arn:aws:(codeconnections|codestar-connections):[^:]+:\d{12}:connection/.+"
+    "CODECONNECTIONS": (
+        "connection",
+        re.compile(r"arn:aws:(codeconnections|codestar-connections):[^:]+:\d{12}:connection/.+"),
     ),
-    "SECRETS_MANAGER": re.compile(r"arn:aws:secretsmanager:[^:]+:\d{12}:secret:.+"),
+    "SECRETS_MANAGER": ("secret", re.compile(r"arn:aws:secretsmanager:[^:]+:\d{12}:secret:.+")),
 }
 
 
@@ -99,8 +101,9 @@ class SourceCredentialsService(JsonService):
             "authType": auth,
         }
         if auth in _RESOURCES:
-            if not _RESOURCES[auth].fullmatch(token):
-                raise _invalid(f"For authType {auth} the token must be the ARN of the {_NOUN[auth]}.")
+            noun, form = _RESOURCES[auth]
+            if not form.fullmatch(token):
+                raise _invalid(f"For authType {auth} the token must be the ARN of the {noun}.")
             info["resource"] = token
         self.store.put(info, overwrite=params.get("shouldOverwrite", True))
         return {"arn": info["arn"]}
@@ -114,9 +117,6 @@ class SourceCredentialsService(JsonService):
             raise _invalid("arn is required.")
         self.store.delete(arn)
         return {"arn": arn}
-
-
-_NOUN = {"CODECONNECTIONS": "connection", "SECRETS_MANAGER": "secret"}
 
 
 def _check_auth(server: str, auth: str, username: str | None) -> None:
