@@ -363,7 +363,13 @@ def test_s3_source_secrets_and_s3_artifacts(cb, endpoint, bucket, unique):
             "packaging": "ZIP",
         },
         secondaryArtifacts=[
-            {"type": "S3", "location": bucket, "path": "reports", "name": "r", "artifactIdentifier": "report"}
+            {
+                "type": "S3",
+                "location": f"arn:aws:s3:::{bucket}",  # as the bucket's ARN
+                "path": "reports",
+                "name": "r",
+                "artifactIdentifier": "report",
+            }
         ],
         environment={
             **ENVIRONMENT,

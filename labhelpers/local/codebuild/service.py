@@ -533,7 +533,7 @@ def _manual_targets(project: str, artifacts: dict, secondary: list[dict], build_
         targets.append(
             Target(
                 identifier,
-                settings["location"],
+                settings["location"].removeprefix("arn:aws:s3:::"),  # a bucket's name or its ARN
                 "/".join(part for part in (path.strip("/"), namespace) if part),
                 "" if name == "/" else name,
                 zipped=settings.get("packaging") == "ZIP",
