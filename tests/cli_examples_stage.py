@@ -155,25 +155,38 @@ def _value(argv: list[str], option: str) -> str | None:
     return argv[argv.index(option) + 1] if option in argv[:-1] else None
 
 
-class CodePipelineStage:
-    """A pipeline of the example's own whose Deploy stage is a manual approval: waiting for it where the
-    example stops the run, rejected where it retries the failed stage."""
+JENKINS = {"category": "Test", "owner": "Custom", "provider": "MyJenkinsProviderName", "version": "1"}
 
-    COMMANDS = ("stop-pipeline-execution", "retry-stage-execution")
+
+class CodePipelineStage:
+    """A pipeline of the example's own: its Deploy stage a manual approval, waiting where the example stops
+    the run, rejected where it retries the failed stage; or a Test stage of the custom action the job
+    examples poll for (their action type made once), its job left queued for poll-for-jobs, polled for the
+    others."""
+
+    APPROVALS = ("stop-pipeline-execution", "retry-stage-execution")
+    JOBS = ("poll-for-jobs", "acknowledge-job", "get-job-details")
 
     def __init__(self, endpoint, names, role_arn: str):
         self.names = names
         self.role_arn = role_arn
         self.codepipeline = endpoint.client("codepipeline")
+        self.custom_type = False
 
     def needed(self, command: str, argv: list[str]) -> bool:
-        return command in self.COMMANDS
+        return command in self.APPROVALS + self.JOBS
 
     def prepare(self, command: str, argv: list[str]) -> tuple[dict[str, str], dict[str, str]]:
         name = f"example-{uuid.uuid4().hex[:10]}"
-        self.codepipeline.create_pipeline(pipeline=self._declaration(name))
+        if command in self.JOBS:
+            return self._job(command, name), {}
+        approval = {
+            "name": "Approve",
+            "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"},
+        }
+        self.codepipeline.create_pipeline(pipeline=self._declaration(name, "Deploy", approval))
         execution = self._wait(name, lambda summary: summary)["pipelineExecutionId"]
-        token = self._wait(name, lambda _: self._approval_token(name))
+        token = self._wait(name, lambda _: self._latest(name, "Deploy", "token"))
         if command == "retry-stage-execution":
             self.codepipeline.put_approval_result(
                 pipelineName=name,
@@ -185,7 +198,33 @@ class CodePipelineStage:
             self._wait(name, lambda summary: summary["status"] == "Failed")
         return {"--pipeline-name": name, "--name": name, "--pipeline-execution-id": execution}, {}
 
-    def _declaration(self, name: str) -> dict:
+    def _job(self, command: str, name: str) -> dict[str, str]:
+        if not self.custom_type:
+            self.codepipeline.create_custom_action_type(
+                **JENKINS,
+                configurationProperties=[
+                    {"name": "ProjectName", "required": True, "key": True, "secret": False, "queryable": True}
+                ],
+                inputArtifactDetails={"minimumCount": 0, "maximumCount": 1},
+                outputArtifactDetails={"minimumCount": 0, "maximumCount": 1},
+            )
+            self.custom_type = True
+        action = {
+            "name": "Jenkins",
+            "actionTypeId": JENKINS,
+            "configuration": {"ProjectName": "MyJenkinsTestProject"},
+            "inputArtifacts": [{"name": "SourceOutput"}],
+        }
+        self.codepipeline.create_pipeline(pipeline=self._declaration(name, "Test", action))
+        self._wait(name, lambda _: self._latest(name, "Test", "status") == "InProgress")
+        if command == "poll-for-jobs":
+            return {}
+        [job] = self.codepipeline.poll_for_jobs(
+            actionTypeId=JENKINS, maxBatchSize=1, queryParam={"ProjectName": "MyJenkinsTestProject"}
+        )["jobs"]
+        return {"--job-id": job["id"], "--nonce": job["nonce"]}
+
+    def _declaration(self, name: str, stage: str, action: dict) -> dict:
         source = {
             "name": "Source",
             "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
@@ -196,21 +235,18 @@ class CodePipelineStage:
             },
             "outputArtifacts": [{"name": "SourceOutput"}],
         }
-        approval = {
-            "name": "Approve",
-            "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"},
-        }
         return {
             "name": name,
             "roleArn": self.role_arn,
             "artifactStore": {"type": "S3", "location": self.names.bucket},
-            "stages": [{"name": "Source", "actions": [source]}, {"name": "Deploy", "actions": [approval]}],
+            "stages": [{"name": "Source", "actions": [source]}, {"name": stage, "actions": [action]}],
         }
 
-    def _approval_token(self, name: str) -> str | None:
+    def _latest(self, name: str, stage: str, key: str) -> str | None:
+        """A field of the latest execution of the stage's action."""
         stages = self.codepipeline.get_pipeline_state(name=name)["stageStates"]
-        deploy = next(stage for stage in stages if stage["stageName"] == "Deploy")
-        return next((a.get("latestExecution", {}).get("token") for a in deploy.get("actionStates", [])), None)
+        found = next(state for state in stages if state["stageName"] == stage)
+        return next((a.get("latestExecution", {}).get(key) for a in found.get("actionStates", [])), None)
 
     def _wait(self, name: str, until, timeout: float = 60):
         deadline = time.monotonic() + timeout
@@ -222,6 +258,35 @@ class CodePipelineStage:
                 return found
             time.sleep(0.2)
         raise TimeoutError(f"{name}: the example's pipeline did not get there in {timeout} s")
+
+
+def batchspec(pause: int) -> str:
+    """A batch of two builds: one quick, one that takes `pause` seconds."""
+    return f"""version: 0.2
+batch:
+  build-list:
+    - identifier: quick
+      env:
+        variables:
+          PAUSE: "0"
+    - identifier: slow
+      env:
+        variables:
+          PAUSE: "{pause}"
+phases:
+  build:
+    commands:
+      - sleep $PAUSE
+"""
+
+
+def _finished(batch: dict) -> bool:
+    return batch["buildBatchStatus"] != "IN_PROGRESS"
+
+
+def _one_done(batch: dict) -> bool:
+    summaries = [group.get("currentBuildSummary", {}) for group in batch.get("buildGroups", [])]
+    return any(summary.get("buildStatus") == "SUCCEEDED" for summary in summaries)
 
 
 JUNIT = '<testsuite name="unit" tests="1"><testcase classname="app" name="adds" time="0.1"/></testsuite>'
@@ -252,14 +317,17 @@ class CodeBuildStage:
 
     REPORTS = ("--report-arn", "--report-arns", "--report-group-arn", "--report-group-arns", "--arn")
 
-    def __init__(self, endpoint, project: str):
+    def __init__(self, endpoint, project: str, batch_project: str):
         self.project = project
+        self.batch_project = batch_project
         self.codebuild = endpoint.client("codebuild")
 
     def needed(self, command: str, argv: list[str]) -> bool:
-        return any(option in argv for option in self.REPORTS)
+        return "build-batch" in command or any(option in argv for option in self.REPORTS)
 
     def prepare(self, command: str, argv: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        if "build-batch" in command:
+            return self._batch(command), {}
         if command == "delete-source-credentials":
             arn = self.codebuild.import_source_credentials(
                 token="example-token", serverType="GITHUB", authType="PERSONAL_ACCESS_TOKEN"
@@ -285,6 +353,33 @@ class CodeBuildStage:
             "--report-arn": coverage["arn"] if command == "describe-code-coverages" else tests["arn"],
         }
         return mapped, {}
+
+    def _batch(self, command: str) -> dict[str, str]:
+        """The batch project for start and listings; a finished batch to read, a batch whose quick build is
+        done and whose slow one runs to stop, a stopped one to retry or delete."""
+        options = {"--project-name": self.batch_project}
+        if command.startswith(("start-", "list-")):
+            return options
+        quick = command.startswith("batch-get")
+        batch = self.codebuild.start_build_batch(
+            projectName=self.batch_project, **({"buildspecOverride": batchspec(0)} if quick else {})
+        )["buildBatch"]["id"]
+        self._until(
+            batch, lambda found: found["buildBatchStatus"] != "IN_PROGRESS" if quick else _one_done(found)
+        )
+        if not quick and command != "stop-build-batch":
+            self.codebuild.stop_build_batch(id=batch)
+            self._until(batch, _finished)
+        return options | {"--id": batch, "--ids": batch}
+
+    def _until(self, batch: str, done) -> dict:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = self.codebuild.batch_get_build_batches(ids=[batch])["buildBatches"][0]
+            if done(found):
+                return found
+            time.sleep(0.2)
+        raise TimeoutError(f"{batch}: the example's batch did not get there in 60 s")
 
     def _reports(self) -> tuple[dict, dict]:
         build = self.codebuild.start_build(projectName=self.project, buildspecOverride=REPORTING_BUILDSPEC)

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from labhelpers import runs
 from tests import cli_examples_kit as kit
-from tests.cli_examples_stage import CodeBuildStage, CodeCommitStage, CodePipelineStage
+from tests.cli_examples_stage import CodeBuildStage, CodeCommitStage, CodePipelineStage, batchspec
 from tests.pipeline_kit import article_lab
 
 # Passing (match) operations per service, as measured; raise them as the endpoint learns. The target is 90% of
@@ -121,6 +121,14 @@ def world(endpoint) -> World:
         environment=article_project["environment"],
         serviceRole=article_project["serviceRole"],
     )["project"]["name"]
+    batches = codebuild.create_project(  # builds in batches of two, a quick one and one of 30 s
+        name=f"{names.prefix}-batches",
+        source={"type": "NO_SOURCE", "buildspec": batchspec(30)},
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment=article_project["environment"],
+        serviceRole=article_project["serviceRole"],
+        buildBatchConfig={"serviceRole": article_project["serviceRole"]},
+    )["project"]["name"]
     deployment = codedeploy.list_deployments(
         applicationName=names.application, deploymentGroupName=names.deployment_group
     )["deployments"][0]
@@ -197,6 +205,8 @@ def world(endpoint) -> World:
                 "MyFirstPipeline": names.pipeline,
                 ROLE: role(names.pipeline_role),
                 ARTIFACT_STORE: names.bucket,
+                r"\bpipeline_name\b": names.pipeline,  # put-webhook's file
+                r"\bsource_action_name\b": "Source",
             },
             "codebuild": {ROLE: role(names.build_role), "artifacts-override": names.bucket},
             "deploy": {
@@ -213,7 +223,7 @@ def world(endpoint) -> World:
         stages={
             "codecommit": CodeCommitStage(endpoint),
             "codepipeline": CodePipelineStage(endpoint, names, role(names.pipeline_role)),
-            "codebuild": CodeBuildStage(endpoint, standalone),
+            "codebuild": CodeBuildStage(endpoint, standalone, batches),
         },
     )
 

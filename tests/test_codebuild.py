@@ -199,8 +199,13 @@ def test_codepipeline_project_needs_no_location_and_only_a_pipeline_starts_it(cb
     spec = buildspec("echo from a pipeline project")
     create_project(cb, name, {"type": "CODEPIPELINE", "buildspec": spec}, {"type": "CODEPIPELINE"})
     project = cb.batch_get_projects(names=[name])["projects"][0]
-    assert project["source"] == {"type": "CODEPIPELINE", "buildspec": spec}
-    assert project["artifacts"] == {"type": "CODEPIPELINE"}
+    assert project["source"] == {"type": "CODEPIPELINE", "buildspec": spec, "insecureSsl": False}
+    assert project["artifacts"] == {
+        "type": "CODEPIPELINE",
+        "name": name,
+        "packaging": "NONE",
+        "encryptionDisabled": False,
+    }
     assert project["timeoutInMinutes"] == 60
 
     with pytest.raises(ClientError) as caught:
@@ -358,7 +363,13 @@ def test_s3_source_secrets_and_s3_artifacts(cb, endpoint, bucket, unique):
             "packaging": "ZIP",
         },
         secondaryArtifacts=[
-            {"type": "S3", "location": bucket, "path": "reports", "name": "r", "artifactIdentifier": "report"}
+            {
+                "type": "S3",
+                "location": f"arn:aws:s3:::{bucket}",  # as the bucket's ARN
+                "path": "reports",
+                "name": "r",
+                "artifactIdentifier": "report",
+            }
         ],
         environment={
             **ENVIRONMENT,
@@ -498,6 +509,7 @@ def test_unknown_builds_are_reported_not_found(cb, unique):
     answer = cb.batch_get_builds(ids=[known["id"], *unknown])
     assert [build["id"] for build in answer["builds"]] == [known["id"]]
     assert answer["buildsNotFound"] == unknown
+    assert cb.batch_get_builds(ids=[known["id"]])["buildsNotFound"] == []
     with pytest.raises(ClientError) as caught:
         cb.stop_build(id=unknown[0])
     assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
@@ -649,8 +661,8 @@ def service(endpoint, tmp_path):
     return CodeBuildService(endpoint.context(tmp_path / "service"), page_size=2)
 
 
-def pipeline_project(service, name: str, spec: str | None = None) -> None:
-    source = {"type": "CODEPIPELINE", **({"buildspec": spec} if spec else {})}
+def pipeline_project(service, name: str, spec: str | None = None, **source_settings) -> None:
+    source = {"type": "CODEPIPELINE", **({"buildspec": spec} if spec else {}), **source_settings}
     service.create_project(
         {
             "name": name,
@@ -673,7 +685,7 @@ def test_pipeline_build_reads_its_inputs_and_writes_its_output(service, endpoint
     s3.put_object(Bucket=bucket, Key="pipe/SourceArti/aaaaaaa", Body=zip_of({"buildspec.yml": spec}))
     s3.put_object(Bucket=bucket, Key="pipe/Extra/bbbbbbb", Body=zip_of({"extra.txt": "extra\n"}))
     name = f"pipe-{unique}"
-    pipeline_project(service, name)
+    pipeline_project(service, name, gitCloneDepth=1)
     build_id = service.start_pipeline_build(
         name,
         region=config.REGION,
@@ -689,11 +701,14 @@ def test_pipeline_build_reads_its_inputs_and_writes_its_output(service, endpoint
     build = service.wait(build_id, timeout=60)
     assert build["buildStatus"] == "SUCCEEDED", build["phases"]
     source_arn = f"arn:aws:s3:::{bucket}/pipe/SourceArti/aaaaaaa"
-    assert build["source"]["type"] == "CODEPIPELINE" and build["sourceVersion"] == source_arn
+    assert build["source"] == {"type": "CODEPIPELINE", "gitCloneDepth": 1, "insecureSsl": False}
+    assert build["sourceVersion"] == source_arn
     assert [item["sourceIdentifier"] for item in build["secondarySources"]] == ["Extra"]
     assert build["artifacts"]["location"] == f"arn:aws:s3:::{bucket}/pipe/BuildArtif/ccccccc"
     assert build["initiator"] == "codepipeline/demo"
     output = s3.get_object(Bucket=bucket, Key="pipe/BuildArtif/ccccccc")["Body"].read()
+    assert build["artifacts"]["md5sum"] == hashlib.md5(output).hexdigest()
+    assert build["artifacts"]["sha256sum"] == hashlib.sha256(output).hexdigest()
     assert zip_contents(output) == {
         "extra.txt": "extra\n",
         "about.txt": f"beta codepipeline/demo {source_arn}\n",
@@ -791,6 +806,58 @@ def test_listings_page_with_next_tokens(service, unique):
     assert caught.value.code == "InvalidInputException"
 
 
+def test_create_project_answers_the_members_aws_fills(endpoint, bucket, unique):
+    """As AWS's CreateProject answer (the CLI example's): the environment's pull credentials, privileged mode
+    and variables, the artifacts' name, packaging, namespace and encryption, the source's insecureSsl."""
+    name = f"defaults-{unique}"
+    answer = endpoint.aws(
+        "codebuild",
+        "create-project",
+        "--name",
+        name,
+        "--source",
+        json.dumps({"type": "S3", "location": f"{bucket}/source.zip"}),
+        "--artifacts",
+        json.dumps({"type": "S3", "location": bucket}),
+        "--environment",
+        json.dumps(ENVIRONMENT),
+        "--service-role",
+        ROLE,
+    )
+    project = json.loads(answer.stdout)["project"]
+    assert project["environment"] == {
+        **ENVIRONMENT,
+        "imagePullCredentialsType": "CODEBUILD",
+        "privilegedMode": False,
+        "environmentVariables": [],
+    }
+    assert project["artifacts"] == {
+        "type": "S3",
+        "location": bucket,
+        "name": name,
+        "namespaceType": "NONE",
+        "packaging": "NONE",
+        "encryptionDisabled": False,
+    }
+    assert project["source"] == {"type": "S3", "location": f"{bucket}/source.zip", "insecureSsl": False}
+    cb = endpoint.client("codebuild")
+    given = cb.update_project(
+        name=name,
+        environment={**ENVIRONMENT, "privilegedMode": True},
+        artifacts={"type": "S3", "location": bucket, "name": "out.zip", "packaging": "ZIP"},
+    )["project"]
+    assert given["environment"]["privilegedMode"] is True
+    assert given["environment"]["imagePullCredentialsType"] == "CODEBUILD"
+    assert (given["artifacts"]["name"], given["artifacts"]["packaging"]) == ("out.zip", "ZIP")
+    assert cb.batch_get_projects(names=[name])["projects"][0]["artifacts"] == given["artifacts"]
+    build = cb.start_build(
+        projectName=name, sourceTypeOverride="NO_SOURCE", buildspecOverride=buildspec("true")
+    )["build"]
+    assert build["source"] == {"type": "NO_SOURCE", "buildspec": buildspec("true"), "insecureSsl": False}
+    assert build["environment"]["privilegedMode"] is True
+    wait_for(cb, build["id"])
+
+
 def test_update_project_replaces_the_given_settings_and_keeps_the_rest(endpoint, unique):
     codebuild = endpoint.client("codebuild")
     role = endpoint.client("iam").create_role(RoleName=f"upd-{unique}", AssumeRolePolicyDocument="{}")[
@@ -831,3 +898,34 @@ def test_a_batch_buildspec_without_phases_fails_start_build_and_names_start_buil
     for words in ("batch section and no phases", "StartBuildBatch"):
         assert words in context["message"]
     assert context["message"] in log_text(endpoint, build)
+
+
+def test_invalidate_project_cache_finds_the_project_and_has_nothing_to_clear(endpoint, cb, unique):
+    name = f"cache-{unique}"
+    create_project(cb, name, {"type": "NO_SOURCE", "buildspec": buildspec("true")})
+    assert endpoint.aws("codebuild", "invalidate-project-cache", "--project-name", name).stdout == ""
+    with pytest.raises(ClientError) as missing:
+        cb.invalidate_project_cache(projectName=f"missing-{unique}")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert f"missing-{unique}" in missing.value.response["Error"]["Message"]
+    status, answer = endpoint.call("CodeBuild_20161006.InvalidateProjectCache", {}, service="codebuild")
+    assert (status, answer["__type"]) == (400, "InvalidInputException")
+    assert "projectName" in answer["message"]
+
+
+def test_curated_images_are_those_local_builds_run(endpoint):
+    from tests import cli_examples_kit as kit
+
+    answer = json.loads(
+        endpoint.aws("codebuild", "list-curated-environment-images", "--output", "json").stdout
+    )
+    example = kit.parse("codebuild", kit.EXAMPLES / "codebuild" / "list-curated-environment-images.rst")[0]
+    assert kit.shape_differences(example.output, answer, kit.output_shape(example)) == []
+    images = [
+        image["name"]
+        for platform in answer["platforms"]
+        for language in platform["languages"]
+        for image in language["images"]
+    ]
+    assert {platform["platform"] for platform in answer["platforms"]} == {"AMAZON_LINUX", "UBUNTU"}
+    assert ENVIRONMENT["image"] in images and "aws/codebuild/amazonlinux-x86_64-standard:5.0" in images

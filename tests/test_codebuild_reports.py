@@ -3,6 +3,7 @@ groups and reports; the report API reads them, through boto3 and the aws CLI (sh
 
 import json
 import shlex
+from unittest.mock import ANY
 
 import pytest
 from botocore.exceptions import ClientError
@@ -170,6 +171,84 @@ def test_cli_examples_shapes(reported, endpoint, command, args):
         ).stdout
     )
     assert kit.shape_differences(example.output, answer, kit.output_shape(example)) == []
+
+
+def cli_example(command: str) -> kit.Example:
+    return kit.parse("codebuild", kit.EXAMPLES / "codebuild" / f"{command}.rst")[0]
+
+
+def test_update_report_group_replaces_export_and_tags(endpoint, unique):
+    cb = endpoint.client("codebuild")
+    export = {"exportConfigType": "S3", "s3Destination": {"bucket": f"reports-{unique}", "packaging": "ZIP"}}
+    created = cb.create_report_group(name=f"upd-{unique}", type="TEST", exportConfig=export)["reportGroup"]
+    answer = endpoint.aws(
+        "codebuild",
+        "update-report-group",
+        "--arn",
+        created["arn"],
+        "--export-config=exportConfigType=NO_EXPORT",
+        "--output",
+        "json",
+    )
+    updated = json.loads(answer.stdout)
+    example = cli_example("update-report-group")
+    assert kit.shape_differences(example.output, updated, kit.output_shape(example)) == []
+    group = updated["reportGroup"]
+    assert group["exportConfig"] == {"exportConfigType": "NO_EXPORT"}
+    assert group["tags"] == [] and group["lastModified"] >= group["created"]
+    tags = [{"key": "team", "value": "lab"}]
+    assert cb.update_report_group(arn=created["arn"], tags=tags)["reportGroup"]["tags"] == tags
+    kept = cb.batch_get_report_groups(reportGroupArns=[created["arn"]])["reportGroups"][0]
+    assert (kept["exportConfig"], kept["tags"]) == ({"exportConfigType": "NO_EXPORT"}, tags)
+
+    with pytest.raises(ClientError) as bad:
+        cb.update_report_group(arn=created["arn"], exportConfig={"exportConfigType": "EMAIL"})
+    assert bad.value.response["Error"]["Code"] == "InvalidInputException"
+    assert "exportConfigType" in bad.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as missing:
+        cb.update_report_group(arn=created["arn"] + "-gone", tags=[])
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as sort:
+        cb.list_report_groups(sortBy="SIZE")
+    assert sort.value.response["Error"]["Code"] == "InvalidInputException"
+    assert "sortBy" in sort.value.response["Error"]["Message"]
+
+
+def test_delete_report_removes_it_from_its_group(endpoint, unique):
+    cb = endpoint.client("codebuild")
+    name = f"del-report-{unique}"
+    tail = "reports:\n  unit:\n    files: [unit.xml]\n"
+    create_project(
+        cb, name, {"type": "NO_SOURCE", "buildspec": buildspec(write("unit.xml", JUNIT), tail=tail)}
+    )
+    build = wait_for(cb, cb.start_build(projectName=name)["build"]["id"])
+    [arn] = build["reportArns"]
+    group = cb.batch_get_reports(reportArns=[arn])["reports"][0]["reportGroupArn"]
+    assert endpoint.aws("codebuild", "delete-report", "--arn", arn).stdout == ""
+    assert cb.batch_get_reports(reportArns=[arn])["reportsNotFound"] == [arn]
+    assert cb.list_reports_for_report_group(reportGroupArn=group)["reports"] == []
+    with pytest.raises(ClientError) as again:
+        cb.delete_report(arn=arn)
+    assert again.value.response["Error"]["Code"] == "InvalidInputException"
+    cb.delete_report_group(arn=group)  # no report is left in it
+
+
+@pytest.mark.parametrize(
+    ("command", "key"), [("list-shared-projects", "projects"), ("list-shared-report-groups", "reportGroups")]
+)
+def test_nothing_is_shared_with_the_local_account(endpoint, command, key):
+    answer = json.loads(endpoint.aws("codebuild", command, "--output", "json").stdout)
+    assert answer == {key: []}
+    example = cli_example(command)
+    assert kit.shape_differences(example.output, answer, kit.output_shape(example)) == []
+    cb = endpoint.client("codebuild")
+    call = getattr(cb, command.replace("-", "_"))
+    assert call(sortBy="ARN", sortOrder="ASCENDING", maxResults=1) == {key: [], "ResponseMetadata": ANY}
+    for bad in ({"sortBy": "NAME"}, {"sortOrder": "UP"}, {"nextToken": "not-ours"}):
+        with pytest.raises(ClientError) as refused:
+            call(**bad)
+        assert refused.value.response["Error"]["Code"] == "InvalidInputException", bad
+        assert next(iter(bad)) in refused.value.response["Error"]["Message"], bad
 
 
 def test_report_files_refuse_bombs_and_junk(tmp_path):

@@ -151,6 +151,9 @@ def test_codebuild_projects_are_kept_read_and_updated(aws):
     updated = motoapi.update_codebuild_project(account, REGION, "demo", {"description": "now described"})
     assert updated["description"] == "now described"
     assert motoapi.codebuild_project(account, REGION, "demo")["description"] == "now described"
+    assert "description" not in motoapi.update_codebuild_project(
+        account, REGION, "demo", {"description": None}
+    )
 
 
 def test_codedeploy_applications_and_groups_are_deleted(aws):

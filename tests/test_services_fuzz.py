@@ -17,6 +17,11 @@ from hypothesis import strategies as st
 from labhelpers.local import config, process
 from labhelpers.local.awsjson import service_model
 from labhelpers.local.codebuild import service as codebuild
+from labhelpers.local.codebuild.images import ImagesService
+from labhelpers.local.codebuild.reports import ReportsService
+from labhelpers.local.codebuild.sharing import SharingService
+from labhelpers.local.codebuild.source_credentials import SourceCredentialsService
+from labhelpers.local.codebuild.webhooks import WebhooksService
 from labhelpers.local.codecommit.service import CodeCommitService
 from labhelpers.local.codeconnections.service import CodeStarConnectionsService, ConnectionsService
 from labhelpers.local.codedeploy.service import CodeDeployService
@@ -28,6 +33,11 @@ from labhelpers.local.dispatch import JsonService
 
 SERVICES = (
     codebuild.CodeBuildService,
+    ReportsService,
+    SharingService,
+    ImagesService,
+    SourceCredentialsService,
+    WebhooksService,
     CodeCommitService,
     CodeDeployService,
     CodePipelineControl,

@@ -273,10 +273,13 @@ def create_codebuild_project(account: str, region: str, params: dict, defaults: 
 
 
 def update_codebuild_project(account: str, region: str, name: str, changes: dict) -> dict:
-    """Replace some of a project's settings (the project exists); return all of them."""
+    """Replace some of a project's settings (the project exists), a change to None removing the setting;
+    return all of them."""
     with LOCK:
         project = _backend("codebuild", account, region).codebuild_projects[name]
         project.project_metadata.update(copy.deepcopy(changes))
+        for key in [key for key, value in changes.items() if value is None]:
+            del project.project_metadata[key]
         if "serviceRole" in changes:
             project.service_role = changes["serviceRole"]
         return copy.deepcopy(project.project_metadata)

@@ -81,8 +81,12 @@ def _bind(app, layout: config.Layout):
 
 def build_app(ctx, snapshots, started: float):
     from .codebuild.batches import BuildBatchesService
+    from .codebuild.images import ImagesService
     from .codebuild.reports import ReportsService
     from .codebuild.service import CodeBuildService
+    from .codebuild.sharing import SharingService
+    from .codebuild.source_credentials import SourceCredentials, SourceCredentialsService, credentials_file
+    from .codebuild.webhooks import WebhooksService
     from .codecommit.gitserver import make_git_app
     from .codecommit.service import CodeCommitService
     from .codecommit.store import RepoStore
@@ -133,6 +137,7 @@ def build_app(ctx, snapshots, started: float):
     pipelines = PipelineStore(pipelines_folder(layout), config.ACCOUNT, config.REGION)
     codedeploy = CodeDeployService(ctx, on_write=snapshots.mark)
     codebuild = CodeBuildService(ctx, on_write=snapshots.mark)
+    credentials = SourceCredentials(credentials_file(layout))
     codecommit = CodeCommitService(repos, clone_url=clone_url, caller=functools.cache(caller_arn))
     executions = ExecutionStore(layout.state / "executions")
     executions.load()
@@ -181,6 +186,10 @@ def build_app(ctx, snapshots, started: float):
         codebuild,
         ReportsService(ctx, codebuild.reports),
         BuildBatchesService(ctx, codebuild),
+        SharingService(),
+        ImagesService(),
+        SourceCredentialsService(ctx, credentials),
+        WebhooksService(ctx, credentials, on_write=snapshots.mark),
         ConnectionsService(connections),
         CodeStarConnectionsService(connections),
     ]

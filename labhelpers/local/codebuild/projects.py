@@ -35,11 +35,15 @@ def _settings(params: dict, field: str) -> dict:
     return value
 
 
-def _one_of(settings: dict, field: str, member: str, shape: str) -> str:
-    value = settings.get(member)
+def check_enum(value, field: str, shape: str):
+    """`value` when the model's enum `shape` has it; else InvalidInputException naming `field`."""
     if value not in enum_values(shape):
-        raise _invalid(f"Invalid {field}.{member} {value!r}: use one of {', '.join(enum_values(shape))}.")
+        raise _invalid(f"Invalid {field} {value!r}: use one of {', '.join(enum_values(shape))}.")
     return value
+
+
+def _one_of(settings: dict, field: str, member: str, shape: str) -> str:
+    return check_enum(settings.get(member), f"{field}.{member}", shape)
 
 
 def _text(settings: dict, field: str, member: str) -> str | None:
@@ -149,6 +153,41 @@ def check_changes(changes: dict, account: str) -> None:
         check_service_role(changes, account)
     if "buildBatchConfig" in changes:
         check_batch_config(changes, account)
+
+
+def source_defaults(source: dict) -> dict:
+    """A source as AWS keeps it: insecureSsl false unless given."""
+    return {**source, "insecureSsl": source.get("insecureSsl", False)}
+
+
+def artifacts_defaults(artifacts: dict, project: str) -> dict:
+    """Artifacts as AWS keeps them: S3 and CODEPIPELINE artifacts are named after the project, unpackaged,
+    without a namespace, encrypted, unless given otherwise."""
+    if artifacts.get("type") == "NO_ARTIFACTS":
+        return artifacts
+    filled = {"name": project, "packaging": "NONE", "encryptionDisabled": False}
+    if artifacts.get("type") == "S3":
+        filled["namespaceType"] = "NONE"
+    return {**filled, **artifacts}
+
+
+def environment_defaults(environment: dict) -> dict:
+    """An environment as AWS keeps it: CodeBuild pulls the image, unprivileged, no variables, unless given."""
+    filled = {"imagePullCredentialsType": "CODEBUILD", "privilegedMode": False, "environmentVariables": []}
+    return {**filled, **environment}
+
+
+def with_defaults(settings: dict, project: str) -> dict:
+    """CreateProject's parameters, or UpdateProject's changes, with the members AWS fills when they are left
+    out (its answers show them)."""
+    filled = dict(settings)
+    if "source" in filled:
+        filled["source"] = source_defaults(filled["source"])
+    if "artifacts" in filled:
+        filled["artifacts"] = artifacts_defaults(filled["artifacts"], project)
+    if "environment" in filled:
+        filled["environment"] = environment_defaults(filled["environment"])
+    return filled
 
 
 def linux_only(environment_type: str) -> str | None:

@@ -19,6 +19,7 @@ from ..awsjson import AwsError, now
 from ..dispatch import JsonService, request_region
 from ..paging import offset_page, with_token
 from .buildspec import COVERAGE_FORMATS
+from .projects import check_enum
 from .report_files import READERS, ReportFileError
 from .runner import ReportFiles
 from .store import write_json
@@ -234,9 +235,7 @@ class ReportsService(JsonService):
             raise _invalid("name must be 2 to 128 characters long.")
         if kind not in ("TEST", "CODE_COVERAGE"):
             raise _invalid("type must be TEST or CODE_COVERAGE.")
-        export = params.get("exportConfig") or {}
-        if export.get("exportConfigType") not in ("S3", "NO_EXPORT"):
-            raise _invalid("exportConfig.exportConfigType must be S3 or NO_EXPORT.")
+        export = _checked_export(params.get("exportConfig") or {})
         region = request_region()
         with self.store.lock:
             if group_arn(region, self.ctx.account, name) in self.store.groups:
@@ -258,13 +257,13 @@ class ReportsService(JsonService):
         }
 
     def list_report_groups(self, params):
-        sort_by = params.get("sortBy") or "CREATED_TIME"
+        sort_by = check_enum(params.get("sortBy") or "CREATED_TIME", "sortBy", "ReportGroupSortByType")
         field = {"NAME": "name", "CREATED_TIME": "created", "LAST_MODIFIED_TIME": "lastModified"}[sort_by]
         prefix = group_arn(request_region(), self.ctx.account, "")
         with self.store.lock:
             groups = [group for arn, group in self.store.groups.items() if arn.startswith(prefix)]
-        groups.sort(key=lambda group: (group[field], group["name"]), reverse=_descending(params))
-        page, token = _page([group["arn"] for group in groups], params)
+        groups.sort(key=lambda group: (group[field], group["name"]), reverse=descending(params))
+        page, token = page_of([group["arn"] for group in groups], params)
         return {"reportGroups": page, **token}
 
     def delete_report_group(self, params):
@@ -285,6 +284,32 @@ class ReportsService(JsonService):
                 self.store.delete_report(report_arn)
             del self.store.groups[arn]
             self.store.save_groups()
+        return {}
+
+    def update_report_group(self, params):
+        """UpdateReportGroup: the given export settings and tags replace the group's; reports keep theirs."""
+        arn = params.get("arn") or ""
+        export = params.get("exportConfig")
+        if export is not None:
+            _checked_export(export)
+        with self.store.lock:
+            group = self.store.groups.get(arn)
+            if group is None:
+                raise _not_found(f"Report group {arn} does not exist")
+            if export is not None:
+                group["exportConfig"] = export
+            if "tags" in params:
+                group["tags"] = params["tags"]
+            group["lastModified"] = now()
+            self.store.save_groups()
+            return {"reportGroup": copy.deepcopy(group)}
+
+    def delete_report(self, params):
+        arn = params.get("arn") or ""
+        with self.store.lock:
+            if arn not in self.store.reports:
+                raise _invalid(f"Report {arn} does not exist")  # the model has no ResourceNotFoundException
+            self.store.delete_report(arn)
         return {}
 
     def list_reports(self, params):
@@ -314,7 +339,7 @@ class ReportsService(JsonService):
             if wanted.get("status") in (None, case["status"])
             and (wanted.get("keyword") or "") in f"{case['prefix']} {case['name']}"
         ]
-        page, token = _page(cases, params)
+        page, token = page_of(cases, params)
         return {"testCases": page, **token}
 
     def describe_code_coverages(self, params):
@@ -325,8 +350,8 @@ class ReportsService(JsonService):
         )
         found = [item for item in entry["items"] if low <= item["lineCoveragePercentage"] <= high]
         field = "lineCoveragePercentage" if params.get("sortBy") == "LINE_COVERAGE_PERCENTAGE" else "filePath"
-        found.sort(key=lambda item: item[field], reverse=_descending(params, "ASCENDING"))
-        page, token = _page(found, params)
+        found.sort(key=lambda item: item[field], reverse=descending(params, "ASCENDING"))
+        page, token = page_of(found, params)
         return {"codeCoverages": page, **token}
 
     def get_report_group_trend(self, params):
@@ -363,12 +388,12 @@ class ReportsService(JsonService):
         prefix = f"arn:aws:codebuild:{request_region()}:{self.ctx.account}:report/"
         arns = [
             entry["report"]["arn"]
-            for entry in self.store.ordered_reports(_descending(params))
+            for entry in self.store.ordered_reports(descending(params))
             if entry["report"]["arn"].startswith(prefix)
             and group in (None, entry["report"]["reportGroupArn"])
             and status in (None, entry["report"]["status"])
         ]
-        page, token = _page(arns, params)
+        page, token = page_of(arns, params)
         return {"reports": page, **token}
 
     def _report(self, arn: str | None, kind: str) -> dict:
@@ -409,11 +434,17 @@ def _text(value: float) -> str:
     return str(round(value, 2)).removesuffix(".0")
 
 
-def _descending(params: dict, default: str = "DESCENDING") -> bool:
+def descending(params: dict, default: str = "DESCENDING") -> bool:
     order = params.get("sortOrder") or default
     if order not in ("ASCENDING", "DESCENDING"):
         raise _invalid(f"sortOrder must be ASCENDING or DESCENDING, not {order!r}.")
     return order == "DESCENDING"
+
+
+def _checked_export(export: dict) -> dict:
+    if export.get("exportConfigType") not in ("S3", "NO_EXPORT"):
+        raise _invalid("exportConfig.exportConfigType must be S3 or NO_EXPORT.")
+    return export
 
 
 def _batch(params: dict, name: str) -> list[str]:
@@ -423,7 +454,7 @@ def _batch(params: dict, name: str) -> list[str]:
     return arns
 
 
-def _page(items: list, params: dict) -> tuple[list, dict]:
+def page_of(items: list, params: dict) -> tuple[list, dict]:
     """One page of `items` from the offset in nextToken; the next page's token if there is one."""
     size = params.get("maxResults") or MAX_PAGE
     if not 1 <= size <= MAX_PAGE:

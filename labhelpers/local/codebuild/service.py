@@ -1,8 +1,9 @@
 """CodeBuild on the local endpoint: builds really run; projects stay in moto.
 
 Ours: StartBuild, BatchGetBuilds, StopBuild, RetryBuild, ListBuilds, ListBuildsForProject,
-BatchDeleteBuilds, and CreateProject and UpdateProject (checked by `projects`, kept by moto). The pipeline
-engine calls start_pipeline_build(), wait() and stop() in-process; a batch (batches.py) start_batch_build().
+BatchDeleteBuilds, InvalidateProjectCache, and CreateProject and UpdateProject (checked by `projects`, kept
+by moto). The pipeline engine calls start_pipeline_build(), wait() and stop() in-process; a batch (batches.py)
+start_batch_build().
 
 Each build runs in a thread of its own (job.BuildJob), from a Plan fixed when it starts.
 """
@@ -36,6 +37,7 @@ OPERATIONS = {
     "ListBuilds",
     "ListBuildsForProject",
     "BatchDeleteBuilds",
+    "InvalidateProjectCache",
 }
 DEFAULT_TIMEOUT_MINUTES = 60
 DEFAULT_QUEUED_TIMEOUT_MINUTES = 480
@@ -105,6 +107,7 @@ class CodeBuildService(JsonService):
         region = request_region()
         projects.check_project(params, self.ctx.account)
         check_variables(params["environment"].get("environmentVariables") or [])
+        params = projects.with_defaults(params, params["name"])
         defaults = {
             "timeoutInMinutes": DEFAULT_TIMEOUT_MINUTES,
             "queuedTimeoutInMinutes": DEFAULT_QUEUED_TIMEOUT_MINUTES,
@@ -127,11 +130,18 @@ class CodeBuildService(JsonService):
         changes = {key: value for key, value in params.items() if key in _UPDATABLE}
         projects.check_changes(changes, self.ctx.account)
         check_variables((changes.get("environment") or {}).get("environmentVariables") or [])
+        changes = projects.with_defaults(changes, name)
         answer = motoapi.update_codebuild_project(
             self.ctx.account, region, name, {**changes, "lastModifiedDate": now()}
         )
         self._on_write("codebuild")
         return {"project": {key: value for key, value in answer.items() if value is not None}}
+
+    def invalidate_project_cache(self, params):
+        """InvalidateProjectCache: local builds keep no cache between builds (the buildspec's cache section is
+        ignored), so there is nothing to clear once the project is found."""
+        self._project(_required(params, "projectName"), request_region())
+        return {}
 
     # -- builds by hand ------------------------------------------------------------------------------
 
@@ -155,9 +165,10 @@ class CodeBuildService(JsonService):
         ids = _batch_ids(params)
         region = request_region()
         found = {build_id: self.store.get(_build_id(build_id), region) for build_id in ids}
-        answer = {"builds": [build for build in found.values() if build]}
-        missing = [build_id for build_id, build in found.items() if build is None]
-        return {**answer, **({"buildsNotFound": missing} if missing else {})}
+        return {
+            "builds": [build for build in found.values() if build],
+            "buildsNotFound": [build_id for build_id, build in found.items() if build is None],
+        }
 
     def stop_build(self, params):
         return {"build": self.stop(_required(params, "id"), region=request_region())}
@@ -227,7 +238,7 @@ class CodeBuildService(JsonService):
         build = self._new_build(definition, region, initiator)
         build.update(
             sourceVersion=arn,
-            source={"type": "CODEPIPELINE", **_buildspec_field(definition["source"]), "insecureSsl": False},
+            source=_pipeline_source(definition["source"]),
             secondarySources=[
                 {"type": "S3", "location": location, "sourceIdentifier": name}
                 for name, location in locations[1:]
@@ -468,12 +479,19 @@ def _buildspec_field(source: dict) -> dict:
     return {"buildspec": source["buildspec"]} if source.get("buildspec") else {}
 
 
+def _pipeline_source(project_source: dict) -> dict:
+    """A pipeline build's source: the project's CODEPIPELINE source as it is (with its gitCloneDepth, say), of
+    another type only its buildspec."""
+    own = project_source if project_source["type"] == "CODEPIPELINE" else _buildspec_field(project_source)
+    return projects.source_defaults({**own, "type": "CODEPIPELINE"})
+
+
 def manual_source(project: dict, params: dict) -> dict:
     """The project's source with StartBuild's overrides; CODEPIPELINE only through a pipeline."""
     source = copy.deepcopy(project["source"])
     kind = params.get("sourceTypeOverride")
     if kind and kind != source["type"]:
-        source = {"type": kind, **_buildspec_field(source)}
+        source = projects.source_defaults({"type": kind, **_buildspec_field(source)})
     if params.get("sourceLocationOverride"):
         source["location"] = params["sourceLocationOverride"]
     if params.get("buildspecOverride"):
@@ -539,7 +557,7 @@ def manual_targets(
         targets.append(
             Target(
                 identifier,
-                settings["location"],
+                settings["location"].removeprefix("arn:aws:s3:::"),  # a bucket's name or its ARN
                 "/".join(part for part in (path.strip("/"), batch_folder, namespace) if part),
                 "" if name == "/" else name,
                 zipped=settings.get("packaging") == "ZIP",

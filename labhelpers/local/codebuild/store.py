@@ -180,7 +180,15 @@ def _uuid(build_id: str) -> str:
     return build_id.rpartition(":")[2]
 
 
-def write_json(path: Path, payload) -> None:
+def write_json(path: Path, payload, *, private: bool = False) -> None:
+    """Replace `path` with `payload` as JSON in one step; a `private` file is its owner's only (0600)."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=1))
+    with open(tmp, "w", opener=_owner_only if private else None) as out:
+        out.write(json.dumps(payload, indent=1))
     os.replace(tmp, path)
+
+
+def _owner_only(path: str, flags: int) -> int:
+    descriptor = os.open(path, flags, 0o600)
+    os.fchmod(descriptor, 0o600)  # a leftover temporary file keeps its mode otherwise
+    return descriptor
