@@ -140,7 +140,7 @@ class CodeBuildService(JsonService):
     def invalidate_project_cache(self, params):
         """InvalidateProjectCache: local builds keep no cache between builds (the buildspec's cache section is
         ignored), so there is nothing to clear once the project is found."""
-        self._project(_required(params, "projectName"), request_region())
+        self.project(_required(params, "projectName"), request_region())
         return {}
 
     # -- builds by hand ------------------------------------------------------------------------------
