@@ -8,8 +8,7 @@ from botocore.exceptions import ClientError
 from .. import motoapi
 from ..awsjson import AwsError
 from ..dispatch import request_region
-from .job import DEPLOYMENT_CONFIGS
-from .params import application_name, batch_limit, no_config
+from .params import application_name, batch_limit
 from .rollback import check_rollback_configuration
 
 MAX_BATCH_GROUPS = 100
@@ -17,7 +16,8 @@ MAX_BATCH_GROUPS = 100
 
 class ApplicationOperations:
     """The application and deployment-group operations of CodeDeployService, which mixes them in: they use
-    its `ctx`, `revisions`, `_on_write` and its deployment records (`_records` under `_cond`, `_files`)."""
+    its `ctx`, `revisions`, `_on_write`, `_minimum_healthy_hosts` (configs) and its deployment records
+    (`_records` under `_cond`, `_files`)."""
 
     def delete_application(self, params):
         name = params.get("applicationName")
@@ -60,11 +60,10 @@ class ApplicationOperations:
         group = params.get("currentDeploymentGroupName")
         if not group:
             raise AwsError("DeploymentGroupNameRequiredException", "currentDeploymentGroupName is required.")
-        config = params.get("deploymentConfigName")
-        if config is not None and config not in DEPLOYMENT_CONFIGS:
-            raise no_config(config)
-        check_rollback_configuration(params.get("autoRollbackConfiguration"))
         region = request_region()
+        if params.get("deploymentConfigName") is not None:
+            self._minimum_healthy_hosts(params["deploymentConfigName"], region)
+        check_rollback_configuration(params.get("autoRollbackConfiguration"))
         motoapi.update_codedeploy_group(self.ctx.account, region, application, group, params)
         new_name = params.get("newDeploymentGroupName") or group
         if new_name != group:
