@@ -84,11 +84,8 @@ def build_app(ctx, snapshots, started: float):
     from .codecommit.gitserver import make_git_app
     from .codecommit.service import CodeCommitService
     from .codecommit.store import RepoStore
-    from .codeconnections.service import (
-        CodeStarConnectionsService,
-        ConnectionsService,
-        ConnectionStore,
-    )
+    from .codeconnections.service import CodeStarConnectionsService, ConnectionsService
+    from .codeconnections.store import ConnectionStore, HostStore
     from .codedeploy.service import CodeDeployService
     from .codepipeline.control import CodePipelineControl
     from .codepipeline.engine.connection_source import PushedRevisions
@@ -121,6 +118,7 @@ def build_app(ctx, snapshots, started: float):
     executions = ExecutionStore(layout.state / "executions")
     executions.load()
     connections = ConnectionStore(layout.state / "connections.json", config.ACCOUNT)
+    hosts = HostStore(layout.state / "hosts.json", config.ACCOUNT)
     pushes = PushedRevisions()
     engine = Engine(
         executions,
@@ -154,8 +152,8 @@ def build_app(ctx, snapshots, started: float):
         codedeploy,
         codebuild,
         ReportsService(ctx, codebuild.reports),
-        ConnectionsService(connections),
-        CodeStarConnectionsService(connections),
+        ConnectionsService(connections, hosts),
+        CodeStarConnectionsService(connections, hosts),
     ]
     return Dispatcher(
         MotoApp(snapshots.mark),
