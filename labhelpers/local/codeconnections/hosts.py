@@ -93,7 +93,9 @@ def _vpc_configuration(vpc: dict) -> dict:
     if certificate is not None:
         if not 1 <= len(certificate) <= 16384:
             raise invalid(
-                "vpcConfiguration.tlsCertificate", "...", "Member must have length between 1 and 16384"
+                "vpcConfiguration.tlsCertificate",
+                certificate[:40],
+                "Member must have length between 1 and 16384",
             )
         checked["TlsCertificate"] = certificate
     return checked
