@@ -196,6 +196,46 @@ def test_codedeploy_applications_are_renamed_and_groups_updated(aws):
         motoapi.update_codedeploy_group(account, REGION, "renamed", "group", {})
 
 
+def test_codedeploy_applications_and_groups_are_read(aws):
+    account = account_of(aws)
+    deploy = aws("codedeploy")
+    deploy.create_application(applicationName="app", computePlatform="Server")
+    deploy.create_application(applicationName="plain")
+    role = f"arn:aws:iam::{account}:role/r"
+    rollback = {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}
+    deploy.create_deployment_group(
+        applicationName="app",
+        deploymentGroupName="group",
+        serviceRoleArn=role,
+        autoRollbackConfiguration=rollback,
+    )
+    application = motoapi.codedeploy_application(account, REGION, "app")
+    created = deploy.get_application(applicationName="app")["application"]["createTime"].timestamp()
+    assert application == {
+        "applicationId": deploy.get_application(applicationName="app")["application"]["applicationId"],
+        "applicationName": "app",
+        "createTime": pytest.approx(created, abs=0.001),
+        "computePlatform": "Server",
+    }
+    assert "computePlatform" not in motoapi.codedeploy_application(account, REGION, "plain")
+    assert motoapi.codedeploy_application(account, REGION, "absent") is None
+    group = motoapi.codedeploy_group(account, REGION, "app", "group")
+    assert (group["applicationName"], group["deploymentGroupName"]) == ("app", "group")
+    assert (group["serviceRoleArn"], group["autoRollbackConfiguration"]) == (role, rollback)
+    assert (group["deploymentConfigName"], group["computePlatform"]) == (
+        "CodeDeployDefault.OneAtATime",
+        "Server",
+    )
+    assert (
+        group["deploymentGroupId"]
+        == deploy.get_deployment_group(applicationName="app", deploymentGroupName="group")[
+            "deploymentGroupInfo"
+        ]["deploymentGroupId"]
+    )
+    assert motoapi.codedeploy_group(account, REGION, "app", "absent") is None
+    assert motoapi.codedeploy_group(account, REGION, "absent", "group") is None
+
+
 def test_default_bus_rules_are_the_enabled_pattern_rules(aws):
     events = aws("events")
     pattern = {"source": ["aws.codecommit"], "detail-type": ["CodeCommit Repository State Change"]}

@@ -554,7 +554,7 @@ def test_a_renamed_repository_no_longer_starts_the_pipeline_of_its_old_name(kit,
 def test_an_update_delivered_late_starts_only_pipelines_that_existed_before_it(tmp_path):
     """The worker may reach a push after a pipeline was created (a busy machine): it never saw that push."""
     from labhelpers.local.codecommit.store import RepoStore
-    from labhelpers.local.codeconnections.service import ConnectionStore
+    from labhelpers.local.codeconnections.store import ConnectionStore
     from labhelpers.local.codepipeline.engine.connection_source import PushedRevisions
     from labhelpers.local.codepipeline.store import PipelineStore
     from labhelpers.local.codepipeline.triggers import ChangeDetection

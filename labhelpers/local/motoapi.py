@@ -6,6 +6,7 @@ this module is plain data or an AwsError; moto's objects stay inside.
 """
 
 import copy
+import datetime
 import functools
 import importlib.abc
 import importlib.machinery
@@ -324,6 +325,47 @@ _GROUP_SETTINGS = {
     "onPremisesTagSet": "on_premises_tag_set",
     "terminationHookEnabled": "termination_hook_enabled",
 }
+
+
+def codedeploy_application(account: str, region: str, name: str) -> dict | None:
+    """An application as moto keeps it (id, name, createTime and computePlatform if set), or None."""
+    with LOCK:
+        application = _backend("codedeploy", account, region).applications.get(name)
+        if application is None:
+            return None
+        created = application.create_time.replace(tzinfo=datetime.UTC).timestamp()
+        return _set_members(
+            {
+                "applicationId": application.id,
+                "applicationName": application.application_name,
+                "createTime": round(created, 3),
+                "computePlatform": application.compute_platform,
+            }
+        )
+
+
+def codedeploy_group(account: str, region: str, application: str, group: str) -> dict | None:
+    """A deployment group's settings as moto keeps them (the keys of _GROUP_SETTINGS that are set, with its
+    id, name, application and compute platform), or None when it or its application does not exist."""
+    with LOCK:
+        found = _backend("codedeploy", account, region).deployment_groups.get(application, {}).get(group)
+        if found is None:
+            return None
+        return _set_members(
+            {
+                "applicationName": found.application.application_name,
+                "deploymentGroupId": found.deployment_group_id,
+                "deploymentGroupName": found.deployment_group_name,
+                **{key: getattr(found, attribute) for key, attribute in _GROUP_SETTINGS.items()},
+                "deploymentConfigName": str(found.deployment_config_name),
+                "computePlatform": found.application.compute_platform,
+            }
+        )
+
+
+def _set_members(members: dict) -> dict:
+    """A copy of the members that hold a value."""
+    return copy.deepcopy({key: value for key, value in members.items() if value is not None})
 
 
 def rename_codedeploy_application(account: str, region: str, name: str, new_name: str) -> None:

@@ -90,11 +90,8 @@ def build_app(ctx, snapshots, started: float):
     from .codecommit.gitserver import make_git_app
     from .codecommit.service import CodeCommitService
     from .codecommit.store import RepoStore
-    from .codeconnections.service import (
-        CodeStarConnectionsService,
-        ConnectionsService,
-        ConnectionStore,
-    )
+    from .codeconnections.service import CodeStarConnectionsService, ConnectionsService
+    from .codeconnections.store import ConnectionStore, HostStore
     from .codedeploy.service import CodeDeployService
     from .codepipeline.control import CodePipelineControl
     from .codepipeline.customtypes import CustomActionTypes
@@ -142,6 +139,7 @@ def build_app(ctx, snapshots, started: float):
     executions = ExecutionStore(layout.state / "executions")
     executions.load()
     connections = ConnectionStore(layout.state / "connections.json", config.ACCOUNT)
+    hosts = HostStore(layout.state / "hosts.json", config.ACCOUNT)
     pushes = PushedRevisions()
     pages = PageLinks(ctx)
     custom_types = CustomActionTypes(layout.state / "custom-action-types.json")
@@ -190,8 +188,8 @@ def build_app(ctx, snapshots, started: float):
         ImagesService(),
         SourceCredentialsService(ctx, credentials),
         WebhooksService(ctx, credentials, on_write=snapshots.mark),
-        ConnectionsService(connections),
-        CodeStarConnectionsService(connections),
+        ConnectionsService(connections, hosts),
+        CodeStarConnectionsService(connections, hosts),
     ]
     return Dispatcher(
         MotoApp(snapshots.mark),

@@ -31,12 +31,6 @@ from .store import DeploymentFiles, LocalInstances
 
 log = logging.getLogger("labhelpers.endpoint")
 
-# The predefined Server configurations, with the minimum of healthy hosts each keeps.
-DEPLOYMENT_CONFIGS = {
-    "CodeDeployDefault.OneAtATime": {"type": "MOST_CONCURRENCY", "value": 1},
-    "CodeDeployDefault.HalfAtATime": {"type": "FLEET_PERCENT", "value": 50},
-    "CodeDeployDefault.AllAtOnce": {"type": "HOST_COUNT", "value": 0},
-}
 ENDPOINT_STOPPED = {
     "code": "AGENT_ISSUE",
     "message": "The local lab endpoint stopped while this deployment was in progress, and the deployment "
@@ -172,7 +166,7 @@ class DeployJobs:
     def _deploy_in_batches(self, record: dict, revision: _Revision | str, cancel: threading.Event) -> None:
         """Deploy batch after batch while the configuration's minimum of healthy instances can hold."""
         pending = [t["targetId"] for t in record["targets"]]
-        healthy_needed = _minimum_healthy(record["info"]["deploymentConfigName"], len(pending))
+        healthy_needed = _minimum_healthy(record["minimumHealthyHosts"], len(pending))
         batch_size = max(1, len(pending) - healthy_needed)
         outcomes: list[str] = []
         with ThreadPoolExecutor(max_workers=batch_size, thread_name_prefix="deploy-target") as pool:
@@ -342,9 +336,9 @@ def kill_leftover_hooks(deployment_ids: set[str]) -> None:
                 log.info("ended process %s, left running by an interrupted deployment", entry.name)
 
 
-def _minimum_healthy(config: str, count: int) -> int:
-    """How many of `count` instances the configuration keeps healthy (and needs to succeed)."""
-    hosts = DEPLOYMENT_CONFIGS[config]
+def _minimum_healthy(hosts: dict, count: int) -> int:
+    """How many of `count` instances a configuration's minimumHealthyHosts keeps healthy (and needs to
+    succeed)."""
     if hosts["type"] == "MOST_CONCURRENCY":  # OneAtATime: all but the one being deployed
         return count - 1
     if hosts["type"] == "FLEET_PERCENT":

@@ -1,7 +1,6 @@
 """The request parameters several CodeDeploy operations check alike, and the errors they answer with."""
 
 from ..awsjson import AwsError
-from .job import DEPLOYMENT_CONFIGS
 
 
 def s3_revision(revision) -> dict:
@@ -37,15 +36,6 @@ def application_name(name) -> str:
     if not name:
         raise AwsError("ApplicationNameRequiredException", "applicationName is required.")
     return name
-
-
-def no_config(name: str) -> AwsError:
-    return AwsError(
-        "DeploymentConfigDoesNotExistException",
-        f"No deployment configuration found for name: {name}. The local lab endpoint has "
-        + ", ".join(DEPLOYMENT_CONFIGS)
-        + ".",
-    )
 
 
 def batch_limit(limit: int) -> AwsError:

@@ -1,7 +1,7 @@
 """A CodeDeploy deployment as the local endpoint keeps it, and the shapes the API reports it in.
 
-A record holds the deploymentInfo (`info`), the group's id, whether traffic is controlled, and each
-target instance with its status and lifecycle events.
+A record holds the deploymentInfo (`info`), the group's id, whether traffic is controlled, the minimum of
+healthy hosts its configuration keeps, and each target instance with its status and lifecycle events.
 """
 
 import copy
@@ -12,7 +12,7 @@ from .runner import lifecycle_event_names
 INSTANCE_LABEL = "Blue"  # what in-place deployments label their instances
 
 
-def new_record(info: dict, group: dict, targets: list[dict], region: str) -> dict:
+def new_record(info: dict, group: dict, targets: list[dict], region: str, healthy_hosts: dict) -> dict:
     """A deployment as the service keeps it: the deploymentInfo, and each target with its lifecycle events."""
     with_load_balancer = info["deploymentStyle"]["deploymentOption"] == "WITH_TRAFFIC_CONTROL"
     if with_load_balancer and group.get("loadBalancerInfo"):
@@ -22,6 +22,7 @@ def new_record(info: dict, group: dict, targets: list[dict], region: str) -> dic
         "region": region,
         "deploymentGroupId": group["deploymentGroupId"],
         "withLoadBalancer": with_load_balancer,
+        "minimumHealthyHosts": healthy_hosts,
         "info": info,
         "targets": [
             {

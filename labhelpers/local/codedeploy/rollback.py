@@ -72,7 +72,7 @@ def rollback_deployment(record: dict) -> dict | None:
         "loadBalancerInfo": info.get("loadBalancerInfo"),
     }
     targets = [{"targetId": t["targetId"], "targetArn": t["targetArn"]} for t in record["targets"]]
-    return new_record(rollback_info, group, targets, record["region"])
+    return new_record(rollback_info, group, targets, record["region"], record["minimumHealthyHosts"])
 
 
 def note_rollback(info: dict, rollback_id: str) -> None:

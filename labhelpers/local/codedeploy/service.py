@@ -1,14 +1,14 @@
 """CodeDeploy on the local endpoint: in-place deployments (Server compute platform) of S3 zip revisions.
 
-CodeDeployService answers the deployment, deployment-target, deployment-config and on-premises-instance
-operations itself, and mixes in the rest: the application and deployment-group operations moto lacks
-(applications; moto keeps those) and the application-revision operations (revisions). A deployment's
-targets are the running moto EC2 instances whose tags match the group (plus registered on-premises
-instances; targets); each is a local instance under `<state>/instances/<id>`. Deployments run in threads
-of their own (job); their records are saved on every change (store), and a deployment the endpoint was
-running when it stopped is ended Failed at the next start. A deployment that fails while its automatic
-rollback configuration covers DEPLOYMENT_FAILURE starts a new deployment of the group's last good revision
-(rollback).
+CodeDeployService answers the deployment, deployment-target and on-premises-instance operations itself, and
+mixes in the rest: the application and deployment-group operations moto lacks (applications; moto keeps
+those), the application-revision operations (revisions), the deployment configurations (configs) and the
+GitHub account tokens (github). A deployment's targets are the running moto EC2 instances whose tags match
+the group (plus registered on-premises instances; targets); each is a local instance under
+`<state>/instances/<id>`. Deployments run in threads of their own (job); their records are saved on every
+change (store), and a deployment the endpoint was running when it stopped is ended Failed at the next start.
+A deployment that fails while its automatic rollback configuration covers DEPLOYMENT_FAILURE starts a new
+deployment of the group's last good revision (rollback).
 
 The pipeline engine calls `start_deployment()`, `wait()`, `instance_ids()` and `page_url()` in-process.
 """
@@ -19,15 +19,16 @@ import copy
 import secrets
 import string
 import threading
-import uuid
 
 from ..awsjson import AwsError, now
 from ..context import EndpointContext
 from ..dispatch import JsonService, request_region
 from ..paging import with_token
 from .applications import ApplicationOperations
-from .job import DEPLOYMENT_CONFIGS, DeployJobs, end_interrupted, kill_leftover_hooks
-from .params import batch_limit, no_config, s3_revision
+from .configs import DeploymentConfigOperations
+from .github import GitHubTokenOperations
+from .job import DeployJobs, end_interrupted, kill_leftover_hooks
+from .params import batch_limit, s3_revision
 from .records import (
     deployment_info,
     deployment_target,
@@ -40,6 +41,7 @@ from .revisions import RevisionOperations
 from .rollback import note_rollback, rollback_deployment
 from .store import (
     ApplicationRevisions,
+    DeploymentConfigs,
     DeploymentFiles,
     LocalInstances,
     OnPremisesInstances,
@@ -54,6 +56,7 @@ ACTIVE = ("Created", "Queued", "InProgress")
 ENDED = ("Succeeded", "Failed", "Stopped")
 DEPLOYMENT_STATUSES = (*ACTIVE, "Baking", *ENDED, "Ready")
 FILE_EXISTS_BEHAVIORS = ("DISALLOW", "OVERWRITE", "RETAIN")
+WAIT_TYPES = ("READY_WAIT", "TERMINATION_WAIT")
 MAX_BATCH_DEPLOYMENTS = 25
 MAX_BATCH_TARGETS = 25
 MAX_BATCH_INSTANCES = 100
@@ -68,7 +71,9 @@ _ID_CHARACTERS = string.ascii_uppercase + string.digits
 _IN_PROCESS = frozenset({"StartDeployment", "Wait", "InstanceIds", "PageUrl"})
 
 
-class CodeDeployService(ApplicationOperations, RevisionOperations, JsonService):
+class CodeDeployService(
+    ApplicationOperations, RevisionOperations, DeploymentConfigOperations, GitHubTokenOperations, JsonService
+):
     target_prefix = "CodeDeploy_20141006"
     signing_name = "codedeploy"
     moto_fallback = True  # applications and deployment groups
@@ -82,6 +87,7 @@ class CodeDeployService(ApplicationOperations, RevisionOperations, JsonService):
             codedeploy_folder(ctx.layout) / "on-premises.json", ctx.account
         )
         self.revisions = ApplicationRevisions(codedeploy_folder(ctx.layout) / "revisions.json")
+        self.configs = DeploymentConfigs(codedeploy_folder(ctx.layout) / "deployment-configs.json")
         self._files = DeploymentFiles(codedeploy_folder(ctx.layout))
         self._cond = threading.Condition()  # its lock is reentrant: a failing job starts its rollback
         self._jobs = DeployJobs(ctx, self.instances, self._files, self._cond, on_failure=self._roll_back)
@@ -219,6 +225,23 @@ class CodeDeployService(ApplicationOperations, RevisionOperations, JsonService):
             self._jobs.stop(deployment_id)
         return {"status": "Pending", "statusMessage": "Stopping Active Deployment"}
 
+    def continue_deployment(self, params):
+        """Only a blue/green deployment waits (Ready, or before terminating the original instances) for this
+        call; the local endpoint runs in-place deployments, which never do."""
+        wait_type = params.get("deploymentWaitType") or "READY_WAIT"
+        if wait_type not in WAIT_TYPES:
+            raise AwsError(
+                "InvalidDeploymentWaitTypeException",
+                f"deploymentWaitType must be one of {', '.join(WAIT_TYPES)}, not {wait_type}.",
+            )
+        with self._cond:
+            deployment_id = self._find(params)["info"]["deploymentId"]
+        raise AwsError(
+            "UnsupportedActionForDeploymentTypeException",
+            f"Deployment {deployment_id} is an in-place deployment: ContinueDeployment continues blue/green "
+            "deployments waiting to reroute traffic or to terminate the original instances.",
+        )
+
     # --- targets -------------------------------------------------------------------------------------
 
     def list_deployment_targets(self, params):
@@ -281,28 +304,6 @@ class CodeDeployService(ApplicationOperations, RevisionOperations, JsonService):
                 f"The instance {instance_id} is not part of deployment {record['info']['deploymentId']}.",
             )
         return {"instanceSummary": instance_summary(record, target)}
-
-    # --- deployment configurations -------------------------------------------------------------------
-
-    def get_deployment_config(self, params):
-        name = params.get("deploymentConfigName")
-        if not name:
-            raise AwsError(
-                "DeploymentConfigNameRequiredException", "The deployment configuration name is required."
-            )
-        if name not in DEPLOYMENT_CONFIGS:
-            raise no_config(name)
-        return {
-            "deploymentConfigInfo": {
-                "deploymentConfigId": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
-                "deploymentConfigName": name,
-                "minimumHealthyHosts": dict(DEPLOYMENT_CONFIGS[name]),
-                "computePlatform": "Server",
-            }
-        }
-
-    def list_deployment_configs(self, params):
-        return self._page("deploymentConfigsList", sorted(DEPLOYMENT_CONFIGS), params)
 
     # --- on-premises instances -----------------------------------------------------------------------
 
@@ -380,8 +381,7 @@ class CodeDeployService(ApplicationOperations, RevisionOperations, JsonService):
                 f"{style['deploymentType']}.",
             )
         config = params.get("deploymentConfigName") or group.get("deploymentConfigName") or DEFAULT_CONFIG
-        if config not in DEPLOYMENT_CONFIGS:
-            raise no_config(config)
+        healthy_hosts = self._minimum_healthy_hosts(config, region)
         info = {
             "applicationName": application,
             "deploymentGroupName": group_name,
@@ -407,7 +407,7 @@ class CodeDeployService(ApplicationOperations, RevisionOperations, JsonService):
         if params.get("description"):
             info["description"] = params["description"]
         targets = find_targets(self.ctx, self.on_premises, group, region)
-        return self._add(new_record(info, group, targets, region))
+        return self._add(new_record(info, group, targets, region, healthy_hosts))
 
     def _add(self, record: dict) -> str:
         """Give the deployment its id and start it, unless its group has one running or it has no targets."""

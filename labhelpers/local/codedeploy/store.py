@@ -3,6 +3,7 @@
 <state>/codedeploy/deployments/<deployment id>.json   a deployment: info, targets, lifecycle events, logs
 <state>/codedeploy/on-premises.json                   registered on-premises instances, by Region
 <state>/codedeploy/revisions.json                     application revisions, by Region and application
+<state>/codedeploy/deployment-configs.json            custom deployment configurations, by Region
 <state>/instances/<instance id>/                      a local instance's `/` (see instance.py)
 """
 
@@ -146,6 +147,46 @@ class OnPremisesInstances:
                 )
             found.append(info)
         return found
+
+
+class DeploymentConfigs:
+    """Custom deployment configurations (GetDeploymentConfig's DeploymentConfigInfo), by Region and name, in
+    one JSON file."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._regions: dict[str, dict[str, dict]] = (
+            json.loads(self.path.read_text()) if self.path.is_file() else {}
+        )
+
+    def add(self, region: str, info: dict, limit: int, exists) -> None:
+        """Keep a new configuration: `exists(name)` is the error if one has its name; at most `limit`."""
+        name = info["deploymentConfigName"]
+        with self._lock:
+            configs = self._regions.setdefault(region, {})
+            if name in configs:
+                raise exists(name)
+            if len(configs) >= limit:
+                raise AwsError(
+                    "DeploymentConfigLimitExceededException",
+                    f"An account can have at most {limit} custom deployment configurations in a Region.",
+                )
+            configs[name] = copy.deepcopy(info)
+            _write_json(self.path, self._regions)
+
+    def get(self, region: str, name: str) -> dict | None:
+        with self._lock:
+            return copy.deepcopy(self._regions.get(region, {}).get(name))
+
+    def names(self, region: str) -> list[str]:
+        with self._lock:
+            return list(self._regions.get(region, {}))
+
+    def remove(self, region: str, name: str) -> None:
+        with self._lock:
+            if self._regions.get(region, {}).pop(name, None) is not None:
+                _write_json(self.path, self._regions)
 
 
 class ApplicationRevisions:

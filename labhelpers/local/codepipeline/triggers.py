@@ -35,7 +35,7 @@ from dulwich.object_store import peel_sha
 from .. import motoapi
 from ..awsjson import AwsError
 from ..codecommit.store import RepoStore
-from ..codeconnections.service import ConnectionStore
+from ..codeconnections.store import ConnectionStore
 from .engine.connection_source import PushedRevision, PushedRevisions, local_repository
 from .engine.flow import CALLER, Engine
 from .store import PipelineStore
