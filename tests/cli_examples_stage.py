@@ -201,7 +201,7 @@ class CodePipelineStage:
     def _job(self, command: str, name: str) -> dict[str, str]:
         if not self.custom_type:
             self.codepipeline.create_custom_action_type(
-                **JENKINS,
+                **{key: value for key, value in JENKINS.items() if key != "owner"},
                 configurationProperties=[
                     {"name": "ProjectName", "required": True, "key": True, "secret": False, "queryable": True}
                 ],

@@ -123,3 +123,19 @@ def test_a_versioned_revision_keeps_its_version_and_etag_and_deploys_that_versio
     failed = lab.wait(lab.deploy(group, {"revisionType": "S3", "s3Location": stale}))
     assert failed["status"] == "Failed" and "eTag" in failed["errorInformation"]["message"]
     assert lab.cd.get_deployment(deploymentId=deployment)["deploymentInfo"]["revision"] == revision
+
+
+def test_a_group_of_auto_scaling_groups_shows_them_as_aws_does(lab, endpoint):
+    """Named at creation (as the CLI example does), they read back as AutoScalingGroup structures."""
+    group = f"asg-{lab.unique}"
+    endpoint.aws(
+        "deploy", "create-deployment-group", "--application-name", lab.application,
+        "--deployment-group-name", group, "--auto-scaling-groups", "CodeDeployDemo-ASG",
+        "--service-role-arn", lab.role_arn,
+    )  # fmt: skip
+    info = lab.cd.get_deployment_group(applicationName=lab.application, deploymentGroupName=group)
+    assert info["deploymentGroupInfo"]["autoScalingGroups"] == [{"name": "CodeDeployDemo-ASG"}]
+    lab.cd.create_deployment_config(
+        deploymentConfigName=f"cfg-{lab.unique}", minimumHealthyHosts={"type": "HOST_COUNT", "value": 0}
+    )
+    lab.cd.delete_deployment_config(deploymentConfigName=f"cfg-{lab.unique}")  # reads every group

@@ -26,6 +26,10 @@ def application_view(application: dict) -> dict:
 def group_view(group: dict, deployments: list[dict]) -> dict:
     """A DeploymentGroupInfo of the group's settings and its deployments' deploymentInfos."""
     shown = {key: value for key, value in copy.deepcopy(group).items() if value != {}}
+    if shown.get("autoScalingGroups"):  # moto keeps the names it was given; AWS shows AutoScalingGroups
+        shown["autoScalingGroups"] = [
+            {"name": item} if isinstance(item, str) else item for item in shown["autoScalingGroups"]
+        ]
     for key, default in GROUP_DEFAULTS.items():
         given = shown.get(key)
         shown[key] = {**default, **given} if isinstance(default, dict) and given else given or default
