@@ -9,6 +9,7 @@ import time
 import uuid
 
 from labhelpers.local import config
+from labhelpers.local.archives import zip_dir
 
 # An approver other than the lab's user: every call is the lab's user, who may not approve their own pull
 # request (as on AWS), so a pull request an example approves is recorded as this user's.
@@ -18,6 +19,7 @@ EMPTY = ("create-commit",)  # its example gives no parent: the first commit of a
 PULL_REQUEST_OPTIONS = ("--pull-request-id", "--comment-id", "--in-reply-to")
 TEMPLATE_OPTIONS = ("--approval-rule-template-name", "--old-approval-rule-template-name")
 SANDBOXED = {
+    "get-differences",
     "delete-repository",
     "update-repository-name",
     "create-pull-request",
@@ -61,6 +63,11 @@ class CodeCommitStage:
         }
         if command in EMPTY:
             return {"--repository-name": repository}, patterns
+        if command == "get-differences":  # a folder renamed, and a file in it changed
+            before = self._commit(repository, "main", None, {"tmp/example-folder/blob.txt": "one\n"})
+            after = self._commit(repository, "main", before, {"tmp/renamed-folder/blob.txt": "two\n"})
+            options = {"--before-commit-specifier": before, "--after-commit-specifier": after}
+            return {"--repository-name": repository, **options}, patterns
         mapped = self._branches(command, repository)
         if any(option in argv for option in PULL_REQUEST_OPTIONS):
             mapped |= self._pull_request(command, argv, repository)
@@ -313,19 +320,24 @@ reports:
 
 class CodeBuildStage:
     """Reports from a build of the example's own (a JUnit test report, a Cobertura coverage report), and the
-    report group, report or source credential an example deletes or changes by --arn."""
+    report group, report or source credential an example deletes or changes by --arn; batches of the batch
+    project; the GitHub project for webhooks."""
 
     REPORTS = ("--report-arn", "--report-arns", "--report-group-arn", "--report-group-arns", "--arn")
 
-    def __init__(self, endpoint, project: str, batch_project: str):
+    def __init__(self, endpoint, project: str, batch_project: str, github_project: str):
         self.project = project
         self.batch_project = batch_project
+        self.github_project = github_project
         self.codebuild = endpoint.client("codebuild")
 
     def needed(self, command: str, argv: list[str]) -> bool:
-        return "build-batch" in command or any(option in argv for option in self.REPORTS)
+        webhooks = command.endswith("-webhook")
+        return webhooks or "build-batch" in command or any(option in argv for option in self.REPORTS)
 
     def prepare(self, command: str, argv: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        if command.endswith("-webhook"):  # only a GitHub (Bitbucket, GitLab) source has webhooks
+            return {"--project-name": self.github_project}, {}
         if "build-batch" in command:
             return self._batch(command), {}
         if command == "delete-source-credentials":
@@ -393,3 +405,75 @@ class CodeBuildStage:
                 return by_type["TEST"], by_type["CODE_COVERAGE"]
             time.sleep(0.2)
         raise TimeoutError(f"{build_id}: the example's build made no reports in 60 s")
+
+
+APPSPEC = """version: 0.0
+os: linux
+hooks:
+  ApplicationStart:
+    - location: wait.sh
+      timeout: 120
+"""
+
+
+class CodeDeployStage:
+    """A deployment of the example's own to the article's group, from a revision in its versioned bucket that
+    names its version and eTag (as `aws deploy push` registers one): finished where the example reads it,
+    waiting in its ApplicationStart hook where the example stops it; an application and group of the
+    example's own where it renames them."""
+
+    DEPLOYMENTS = ("get-deployment", "batch-get-deployments", "stop-deployment")
+    RENAMES = ("update-application", "update-deployment-group")
+
+    def __init__(self, endpoint, names, folder, role_arn: str):
+        self.names = names
+        self.folder = folder
+        self.role_arn = role_arn
+        self.codedeploy = endpoint.client("codedeploy")
+        self.s3 = endpoint.client("s3")
+
+    def needed(self, command: str, argv: list[str]) -> bool:
+        return command in self.DEPLOYMENTS + self.RENAMES
+
+    def prepare(self, command: str, argv: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        if command in self.RENAMES:
+            return self._own_group(), {}
+        wait = 60 if command == "stop-deployment" else 0
+        deployment = self.codedeploy.create_deployment(
+            applicationName=self.names.application,
+            deploymentGroupName=self.names.deployment_group,
+            revision=self._revision(wait),
+            description="A deployment of a CLI example's own",
+        )["deploymentId"]
+        self._until(deployment, "InProgress" if wait else "Succeeded")
+        return {"--deployment-id": deployment, "--deployment-ids": deployment}, {}
+
+    def _own_group(self) -> dict[str, str]:
+        application = f"example-{uuid.uuid4().hex[:10]}"
+        self.codedeploy.create_application(applicationName=application)
+        self.codedeploy.create_deployment_group(
+            applicationName=application, deploymentGroupName="group", serviceRoleArn=self.role_arn
+        )
+        return {"--application-name": application, "--current-deployment-group-name": "group"}
+
+    def _revision(self, wait: int) -> dict:
+        bundle = self.folder / f"revision-{uuid.uuid4().hex[:10]}"
+        bundle.mkdir()
+        (bundle / "appspec.yml").write_text(APPSPEC)
+        (bundle / "wait.sh").write_text(f"#!/bin/sh\nsleep {wait}\n")
+        key = f"cli-examples/{bundle.name}.zip"
+        put = self.s3.put_object(Bucket=self.names.bucket, Key=key, Body=zip_dir(bundle))
+        location = {"bucket": self.names.bucket, "key": key, "bundleType": "zip"}
+        location |= {"version": put["VersionId"], "eTag": put["ETag"].strip('"')}
+        return {"revisionType": "S3", "s3Location": location}
+
+    def _until(self, deployment: str, status: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.codedeploy.get_deployment(deploymentId=deployment)["deploymentInfo"]["status"]
+            if found == status:
+                return
+            if found in ("Failed", "Stopped"):
+                break
+            time.sleep(0.2)
+        raise TimeoutError(f"{deployment}: the example's deployment is {found}, not {status}")

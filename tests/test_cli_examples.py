@@ -26,7 +26,13 @@ from botocore.exceptions import ClientError
 
 from labhelpers import runs
 from tests import cli_examples_kit as kit
-from tests.cli_examples_stage import CodeBuildStage, CodeCommitStage, CodePipelineStage, batchspec
+from tests.cli_examples_stage import (
+    CodeBuildStage,
+    CodeCommitStage,
+    CodeDeployStage,
+    CodePipelineStage,
+    batchspec,
+)
 from tests.pipeline_kit import article_lab
 
 # Passing (match) operations per service, as measured; raise them as the endpoint learns. The target is 90% of
@@ -93,7 +99,7 @@ class Outcome:
 
 
 @pytest.fixture(scope="module")
-def world(endpoint) -> World:
+def world(endpoint, tmp_path_factory) -> World:
     lab = article_lab(endpoint, "x")
     names, region, account = lab.names, lab.region, lab.account
     codepipeline, codecommit, codebuild, codedeploy = (
@@ -129,6 +135,16 @@ def world(endpoint) -> World:
         serviceRole=article_project["serviceRole"],
         buildBatchConfig={"serviceRole": article_project["serviceRole"]},
     )["project"]["name"]
+    codebuild.import_source_credentials(  # never used: a webhook needs GitHub credentials to be created
+        serverType="GITHUB", authType="PERSONAL_ACCESS_TOKEN", token="cli-examples-token"
+    )
+    github = codebuild.create_project(
+        name=f"{names.prefix}-github",
+        source={"type": "GITHUB", "location": "https://github.com/example/app.git"},
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment=article_project["environment"],
+        serviceRole=article_project["serviceRole"],
+    )["project"]["name"]
     deployment = codedeploy.list_deployments(
         applicationName=names.application, deploymentGroupName=names.deployment_group
     )["deployments"][0]
@@ -138,9 +154,13 @@ def world(endpoint) -> World:
         codedeploy.register_on_premises_instance(
             instanceName=instance, iamUserArn=f"arn:aws:iam::{account}:user/{instance}"
         )
-    connection = endpoint.client("codestar-connections").create_connection(
-        ProviderType="GitHub", ConnectionName="cli-examples"
-    )["ConnectionArn"]
+    connections = endpoint.client("codestar-connections")
+    connection = connections.create_connection(ProviderType="GitHub", ConnectionName="cli-examples")[
+        "ConnectionArn"
+    ]
+    host = connections.create_host(
+        Name="cli-examples", ProviderType="GitHubEnterpriseServer", ProviderEndpoint="https://git.example.com"
+    )["HostArn"]
 
     def role(name: str) -> str:
         return f"arn:aws:iam::{account}:role/{name}"
@@ -198,7 +218,11 @@ def world(endpoint) -> World:
                 "--file-path": path,
                 "--resource-arn": f"arn:aws:codecommit:{region}:{account}:{names.repository}",
             },
-            "codestar-connections": {"--connection-arn": connection, "--resource-arn": connection},
+            "codestar-connections": {
+                "--connection-arn": connection,
+                "--resource-arn": connection,
+                "--host-arn": host,
+            },
         },
         patterns={
             "codepipeline": {
@@ -223,7 +247,10 @@ def world(endpoint) -> World:
         stages={
             "codecommit": CodeCommitStage(endpoint),
             "codepipeline": CodePipelineStage(endpoint, names, role(names.pipeline_role)),
-            "codebuild": CodeBuildStage(endpoint, standalone, batches),
+            "codebuild": CodeBuildStage(endpoint, standalone, batches, github),
+            "deploy": CodeDeployStage(
+                endpoint, names, tmp_path_factory.mktemp("revisions"), role(names.deploy_role)
+            ),
         },
     )
 
