@@ -267,6 +267,74 @@ class CodePipelineStage:
         raise TimeoutError(f"{name}: the example's pipeline did not get there in {timeout} s")
 
 
+BUILDSPEC = """version: 0.2
+phases:
+  build:
+    commands:
+      - echo built > built.txt
+artifacts:
+  files: [built.txt]
+"""
+SLOW_BUILDSPEC = BUILDSPEC.replace("echo built > built.txt", "sleep 60")
+
+
+class CodeBuildProjects:
+    """The projects CodeBuild's examples use besides the article's, as their documented outputs show them: one
+    of an S3 source (a zip in the lab's versioned bucket) with zipped S3 artifacts, and a finished build of it
+    at the zip's version; one that builds in batches from the article's CodeCommit repository; one of a GitHub
+    source, with GitHub credentials imported, for webhooks."""
+
+    def __init__(self, endpoint, names, folder):
+        codebuild, s3 = endpoint.client("codebuild"), endpoint.client("s3")
+        article = codebuild.batch_get_projects(names=[names.build_project])["projects"][0]
+        common = {"environment": article["environment"], "serviceRole": article["serviceRole"]}
+        (folder / "buildspec.yml").write_text(BUILDSPEC)
+        key = "cli-examples/source.zip"
+        version = s3.put_object(Bucket=names.bucket, Key=key, Body=zip_dir(folder))["VersionId"]
+        self.standalone = codebuild.create_project(
+            name=f"{names.prefix}-standalone",
+            source={"type": "S3", "location": f"{names.bucket}/{key}"},
+            artifacts={
+                "type": "S3",
+                "location": names.bucket,
+                "packaging": "ZIP",
+                "name": "built.zip",
+                "overrideArtifactName": True,
+            },
+            **common,
+        )["project"]["name"]
+        self.build = codebuild.start_build(projectName=self.standalone, sourceVersion=version)["build"]["id"]
+        clone_url = endpoint.client("codecommit").get_repository(repositoryName=names.repository)[
+            "repositoryMetadata"
+        ]["cloneUrlHttp"]
+        self.batches = codebuild.create_project(  # builds in batches of two, a quick one and one of 30 s
+            name=f"{names.prefix}-batches",
+            source={
+                "type": "CODECOMMIT",
+                "location": clone_url,
+                "gitCloneDepth": 1,
+                "gitSubmodulesConfig": {"fetchSubmodules": False},
+                "buildspec": batchspec(30),
+            },
+            artifacts={"type": "NO_ARTIFACTS"},
+            buildBatchConfig={"serviceRole": article["serviceRole"]},
+            **common,
+        )["project"]["name"]
+        codebuild.import_source_credentials(  # never used: GitHub credentials let a webhook be made
+            serverType="GITHUB", authType="PERSONAL_ACCESS_TOKEN", token="cli-examples-token"
+        )
+        self.github = codebuild.create_project(
+            name=f"{names.prefix}-github",
+            source={"type": "GITHUB", "location": "https://github.com/example/app.git"},
+            artifacts={"type": "NO_ARTIFACTS"},
+            **common,
+        )["project"]["name"]
+        deadline = time.monotonic() + 60
+        while codebuild.batch_get_builds(ids=[self.build])["builds"][0]["buildStatus"] == "IN_PROGRESS":
+            assert time.monotonic() < deadline, f"{self.build} did not finish in 60 s"
+            time.sleep(0.2)
+
+
 def batchspec(pause: int) -> str:
     """A batch of two builds: one quick, one that takes `pause` seconds."""
     return f"""version: 0.2
@@ -315,6 +383,8 @@ reports:
   coverage:
     files: [coverage.xml]
     file-format: COBERTURAXML
+artifacts:
+  files: [junit.xml]
 """
 
 
@@ -325,10 +395,10 @@ class CodeBuildStage:
 
     REPORTS = ("--report-arn", "--report-arns", "--report-group-arn", "--report-group-arns", "--arn")
 
-    def __init__(self, endpoint, project: str, batch_project: str, github_project: str):
-        self.project = project
-        self.batch_project = batch_project
-        self.github_project = github_project
+    def __init__(self, endpoint, projects: "CodeBuildProjects"):
+        self.project = projects.standalone
+        self.batch_project = projects.batches
+        self.github_project = projects.github
         self.codebuild = endpoint.client("codebuild")
 
     def needed(self, command: str, argv: list[str]) -> bool:
@@ -338,6 +408,9 @@ class CodeBuildStage:
     def prepare(self, command: str, argv: list[str]) -> tuple[dict[str, str], dict[str, str]]:
         if command.endswith("-webhook"):  # only a GitHub (Bitbucket, GitLab) source has webhooks
             return {"--project-name": self.github_project}, {}
+        if command == "stop-build":
+            build = self.codebuild.start_build(projectName=self.project, buildspecOverride=SLOW_BUILDSPEC)
+            return {"--id": build["build"]["id"]}, {}
         if "build-batch" in command:
             return self._batch(command), {}
         if command == "delete-source-credentials":

@@ -27,17 +27,42 @@ from botocore.exceptions import ClientError
 from labhelpers import runs
 from tests import cli_examples_kit as kit
 from tests.cli_examples_stage import (
+    CodeBuildProjects,
     CodeBuildStage,
     CodeCommitStage,
     CodeDeployStage,
     CodePipelineStage,
-    batchspec,
 )
 from tests.pipeline_kit import article_lab
 
-# Passing (match) operations per service, as measured; raise them as the endpoint learns. The target is 90% of
-# the example operations (issue 16): 24 of 26, 36 of 40, 39 of 43, 70 of 77, 10 of 11.
-FLOOR = {"codepipeline": 14, "codebuild": 12, "deploy": 25, "codecommit": 23, "codestar-connections": 6}
+# Passing (match) operations per service, as measured; raise them as the endpoint learns. Issue 16 asked for
+# 90% of the example operations; WHY_NOT says why the others cannot match locally.
+FLOOR = {"codepipeline": 26, "codebuild": 34, "deploy": 39, "codecommit": 76, "codestar-connections": 11}
+TARGET = 0.9
+GITHUB_SOURCE = (
+    "the example's project has a GitHub source (reportBuildStatus is GitHub's, Bitbucket's and GitLab's "
+    "only); local builds cannot fetch from GitHub, so the test's batches build the lab's CodeCommit "
+    "repository"
+)
+WHY_NOT = {
+    ("codebuild", "batch-get-build-batches"): GITHUB_SOURCE,
+    ("codebuild", "start-build-batch"): GITHUB_SOURCE,
+    ("codebuild", "stop-build-batch"): GITHUB_SOURCE,
+    ("codebuild", "retry-build-batch"): GITHUB_SOURCE,
+    ("codebuild", "retry-build"): GITHUB_SOURCE.replace("batches build", "builds build"),
+    ("codebuild", "batch-get-builds"): "the documented builds of an S3 source show a gitCloneDepth, a git "
+    "source's setting, which a build of an S3 source does not show locally",
+    ("deploy", "batch-get-application-revisions"): "the example's revisions are on GitHub, which the local "
+    "endpoint cannot reach: it keeps revisions in S3 only",
+    ("deploy", "continue-deployment"): "only a blue/green deployment waits to be continued; local "
+    "deployments are in-place, so the endpoint answers AWS's UnsupportedActionForDeploymentTypeException",
+    ("deploy", "delete-git-hub-account-token"): "a GitHub account is connected to CodeDeploy in the AWS "
+    "console; the local endpoint has none, and answers GitHubAccountTokenDoesNotExistException",
+    ("deploy", "list-deployment-groups"): "the CLI's paginator drops applicationName from the answer (it "
+    "does on AWS too); the endpoint sends it",
+    ("codecommit", "update-pull-request-approval-rule-content"): "the example's rule content is not JSON "
+    "(unquoted keys, a brace too many); the endpoint refuses it as InvalidApprovalRuleContentException",
+}
 STATUSES = ("match", "ran-differs", "not-found", "not-implemented", "error")
 # The operations that make a kind of resource the test substitutes: the option naming the new one keeps the
 # example's name.
@@ -111,40 +136,8 @@ def world(endpoint, tmp_path_factory) -> World:
     runs.wait(lab, execution["pipelineExecutionId"])
     head = codecommit.get_branch(repositoryName=names.repository, branchName="main")["branch"]["commitId"]
     path = "buildspec.yml"
-    buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo built\n"
     blob = codecommit.get_file(repositoryName=names.repository, filePath=path)["blobId"]
-    build = codebuild.start_build(
-        projectName=names.build_project,
-        sourceTypeOverride="NO_SOURCE",
-        artifactsOverride={"type": "NO_ARTIFACTS"},
-        buildspecOverride=buildspec,
-    )["build"]["id"]
-    article_project = codebuild.batch_get_projects(names=[names.build_project])["projects"][0]
-    standalone = codebuild.create_project(  # a project a build can start by hand: the pipeline's cannot
-        name=f"{names.prefix}-standalone",
-        source={"type": "NO_SOURCE", "buildspec": buildspec},
-        artifacts={"type": "NO_ARTIFACTS"},
-        environment=article_project["environment"],
-        serviceRole=article_project["serviceRole"],
-    )["project"]["name"]
-    batches = codebuild.create_project(  # builds in batches of two, a quick one and one of 30 s
-        name=f"{names.prefix}-batches",
-        source={"type": "NO_SOURCE", "buildspec": batchspec(30)},
-        artifacts={"type": "NO_ARTIFACTS"},
-        environment=article_project["environment"],
-        serviceRole=article_project["serviceRole"],
-        buildBatchConfig={"serviceRole": article_project["serviceRole"]},
-    )["project"]["name"]
-    codebuild.import_source_credentials(  # never used: a webhook needs GitHub credentials to be created
-        serverType="GITHUB", authType="PERSONAL_ACCESS_TOKEN", token="cli-examples-token"
-    )
-    github = codebuild.create_project(
-        name=f"{names.prefix}-github",
-        source={"type": "GITHUB", "location": "https://github.com/example/app.git"},
-        artifacts={"type": "NO_ARTIFACTS"},
-        environment=article_project["environment"],
-        serviceRole=article_project["serviceRole"],
-    )["project"]["name"]
+    projects = CodeBuildProjects(endpoint, names, tmp_path_factory.mktemp("sources"))
     deployment = codedeploy.list_deployments(
         applicationName=names.application, deploymentGroupName=names.deployment_group
     )["deployments"][0]
@@ -191,9 +184,9 @@ def world(endpoint, tmp_path_factory) -> World:
             "codebuild": {
                 "--name": names.build_project,
                 "--names": names.build_project,
-                "--project-name": standalone,
-                "--id": build,
-                "--ids": build,
+                "--project-name": projects.standalone,
+                "--id": projects.build,
+                "--ids": projects.build,
             },
             "deploy": {
                 "--application-name": names.application,
@@ -247,7 +240,7 @@ def world(endpoint, tmp_path_factory) -> World:
         stages={
             "codecommit": CodeCommitStage(endpoint),
             "codepipeline": CodePipelineStage(endpoint, names, role(names.pipeline_role)),
-            "codebuild": CodeBuildStage(endpoint, standalone, batches, github),
+            "codebuild": CodeBuildStage(endpoint, projects),
             "deploy": CodeDeployStage(
                 endpoint, names, tmp_path_factory.mktemp("revisions"), role(names.deploy_role)
             ),
@@ -383,7 +376,9 @@ def report(operations: dict[tuple[str, str], Outcome]) -> str:
         "(issue 16): each API operation of the CLI's own examples, run with the real CLI against the",
         "endpoint with the test's resources in place of the example's names; the statuses are explained at",
         "the top of the test. *answered* counts the operations the endpoint answered with anything but",
-        "NotImplemented (when issue 16 was filed: 94 of 203, customisations included).",
+        "NotImplemented (when issue 16 was filed: 94 of 203, customisations included). An operation that",
+        "does not match says why in bold. An example whose printed command has a typo that the CLI refuses",
+        "runs put right, and says so.",
         "",
         "```",
         table(operations),
@@ -400,6 +395,8 @@ def report(operations: dict[tuple[str, str], Outcome]) -> str:
                 reason = outcome.reason.replace("|", "\\|").replace("\n", " ")
                 if outcome.example.corrected:
                     reason = f"(a typo of the printed example put right) {reason}".strip()
+                if outcome.status != "match" and (s, command) in WHY_NOT:
+                    reason = f"**{WHY_NOT[s, command]}.** {reason}"
                 lines.append(f"| `{command}` | {outcome.status} | {reason} |")
     return "\n".join(lines) + "\n"
 
@@ -412,6 +409,15 @@ def test_example_operations_pass_at_least_the_floor(outcomes):
     passed = Counter(service for (service, _), o in operations.items() if o.status == "match")
     fallen = {service: passed[service] for service, floor in FLOOR.items() if passed[service] < floor}
     assert not fallen, f"fewer example operations pass than the floor {FLOOR}: {fallen}"
+    assert sum(passed.values()) >= TARGET * len(operations)
+
+
+def test_each_operation_that_does_not_match_says_why(outcomes):
+    """Every operation short of a match is explained (WHY_NOT), and no explanation outlives its mismatch."""
+    operations = by_operation(outcomes)
+    unexplained = [key for key, o in operations.items() if o.status != "match" and key not in WHY_NOT]
+    stale = [key for key in WHY_NOT if operations[key].status == "match"]
+    assert not unexplained + stale, {"unexplained": unexplained, "matching now": stale}
 
 
 def unimplemented(outcomes: list[Outcome]) -> list[Outcome]:
