@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 from conftest import start_endpoint
 from pipeline_kit import Kit, approval_stage
 
-from labhelpers.local import process
+from labhelpers.local import config, process
 
 
 @pytest.fixture
@@ -21,6 +21,7 @@ def kit(endpoint, unique):
 def test_creation_starts_a_run_that_goes_through_the_stages(kit):
     first = kit.create(approval_stage())
     caller = kit.endpoint.client("sts").get_caller_identity()["Arn"]
+    assert caller == config.caller_arn() == f"arn:aws:iam::{config.ACCOUNT}:user/lab"  # the lab's own user
     assert kit.execution(first)["trigger"] == {"triggerType": "CreatePipeline", "triggerDetail": caller}
     token = kit.approval_token("Approve", first)
     states = {s["stageName"]: s.get("latestExecution", {}).get("status") for s in kit.state()["stageStates"]}

@@ -112,6 +112,17 @@ def test_role_policies_and_trust(aws):
     assert motoapi.role_trust_policy(account, f"arn:aws:iam::{account}:role/nobody") is None
 
 
+def test_register_lab_user_makes_sts_name_the_keys_owner(aws):
+    account, key = account_of(aws), "AKIA" + "LABKEYS012345678"  # 20 characters, as the lab's keys
+    sts = boto3.client("sts", region_name=REGION, aws_access_key_id=key, aws_secret_access_key="secret")
+    assert sts.get_caller_identity()["Arn"] == f"arn:aws:sts::{account}:user/moto"  # moto's stand-in
+    arn = motoapi.register_lab_user(account, "lab", key)
+    assert arn == f"arn:aws:iam::{account}:user/lab" == sts.get_caller_identity()["Arn"]
+    assert motoapi.register_lab_user(account, "lab", key) == arn  # once, however often it runs
+    keys = aws("iam").list_access_keys(UserName="lab")["AccessKeyMetadata"]
+    assert [found["AccessKeyId"] for found in keys] == [key]
+
+
 def test_policy_evaluator_allows_denies_and_is_silent():
     allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
     deny = {

@@ -11,7 +11,14 @@ from pathlib import Path
 
 ACCOUNT = "111122223333"
 REGION = "ap-southeast-1"
+LAB_USER = "lab"  # the IAM user the lab's keys belong to: STS GetCallerIdentity names it
 GIT_USER = f"lab-at-{ACCOUNT}"  # CodeCommit's HTTPS git credentials are named <user>-at-<account>
+
+
+def caller_arn(account: str = ACCOUNT) -> str:
+    """Who calls with the lab's keys, as STS names them (and CodePipeline's triggerDetail, CodeCommit's
+    authorArn, EventBridge's callerUserArn...)."""
+    return f"arn:aws:iam::{account}:user/{LAB_USER}"
 
 
 def home(path: str | os.PathLike | None = None) -> Path:

@@ -210,6 +210,20 @@ def role_trust_policy(account: str, role_arn: str) -> str | None:
         return role.assume_role_policy_document if role else None
 
 
+def register_lab_user(account: str, name: str, access_key_id: str) -> str:
+    """Make the IAM user `name` the owner of the lab's access key (once; a snapshot keeps it), so that STS
+    GetCallerIdentity names the lab's own user rather than moto's stand-in; its ARN."""
+    with LOCK:
+        iam = _backend("iam", account, "global")
+        user = iam.users.get(name) or iam.create_user("us-east-1", name)
+        if not any(key.access_key_id == access_key_id for key in iam.list_access_keys(name)):
+            key = iam.create_access_key(name)
+            iam.access_keys.pop(key.physical_resource_id)
+            key.access_key_id = access_key_id
+            iam.access_keys[key.physical_resource_id] = key
+        return user.arn
+
+
 class PolicyEvaluator:
     """IAM's evaluation of identity policies for one call: explicit deny wins, else some policy must allow."""
 

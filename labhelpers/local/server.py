@@ -217,11 +217,13 @@ def main(argv=None):
     started = time.time()
 
     from .context import EndpointContext
+    from .motoapi import register_lab_user
     from .snapshots import Snapshots
     from .trust.guard import Guard, new_page_token
 
     snapshots = Snapshots(layout.moto_snapshots)
     restored = snapshots.restore()
+    register_lab_user(config.ACCOUNT, config.LAB_USER, config.credentials(layout).access_key)
     ctx = EndpointContext(layout)
     app = build_app(ctx, snapshots, started)
     guard = Guard(app, config.credentials(layout), new_page_token(layout))

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from dulwich.objects import S_ISGITLINK, Blob, Commit, Tree, TreeEntry
 
+from .. import config
 from ..awsjson import AwsError
 from ..dispatch import JsonService
 from ..paging import with_token
@@ -80,7 +81,7 @@ class CodeCommitService(
         self.templates = TemplateStore(store)
         self.clone_url = clone_url
         # The ARN of whoever calls: authors and actors of pull requests (the endpoint's STS tells it).
-        self.caller = caller or (lambda: f"arn:aws:iam::{store.account}:user/lab")
+        self.caller = caller or (lambda: config.caller_arn(store.account))
         self.page_size = page_size
 
     # -- repositories --------------------------------------------------------------------------------

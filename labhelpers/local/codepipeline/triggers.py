@@ -32,12 +32,12 @@ from datetime import UTC, datetime
 from dulwich.diff_tree import tree_changes
 from dulwich.object_store import peel_sha
 
-from .. import motoapi
+from .. import config, motoapi
 from ..awsjson import AwsError
 from ..codecommit.store import RepoStore
 from ..codeconnections.store import ConnectionStore
 from .engine.connection_source import PushedRevision, PushedRevisions, local_repository
-from .engine.flow import CALLER, Engine
+from .engine.flow import Engine
 from .store import PipelineStore
 
 log = logging.getLogger("labhelpers.endpoint")
@@ -80,7 +80,7 @@ def codecommit_event(push: Push, repository: dict, *, region: str, account: str)
     """The "CodeCommit Repository State Change" event AWS puts on the default bus for a ref update."""
     change = "referenceCreated" if push.old is None else "referenceDeleted" if push.new is None else None
     detail = {
-        "callerUserArn": CALLER.format(account=account),
+        "callerUserArn": config.caller_arn(account),
         "event": change or "referenceUpdated",
         "referenceType": push.kind,
         "referenceName": push.name,

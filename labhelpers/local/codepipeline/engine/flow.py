@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 
+from ... import config
 from ...awsjson import AwsError, now
 from ...context import Pace
 from .actions import ActionContext, ActionFailed, Outcome
@@ -22,7 +23,6 @@ from .store import ExecutionStore
 from .variables import pipeline_variables, resolve
 
 log = logging.getLogger("labhelpers.endpoint")
-CALLER = "arn:aws:sts::{account}:user/moto"
 APPROVAL = ("Approval", "AWS", "Manual")
 APPROVAL_DEFAULT_MINUTES = 7 * 24 * 60
 
@@ -97,7 +97,7 @@ class Engine:
                 execution_mode=declaration.get("executionMode", "SUPERSEDED"),
                 trigger={
                     "triggerType": trigger_type,
-                    "triggerDetail": trigger_detail or CALLER.format(account=self.account),
+                    "triggerDetail": trigger_detail or config.caller_arn(self.account),
                 },
                 declaration=declaration,
                 start_time=stamp,
@@ -215,7 +215,7 @@ class Engine:
         with self.cond:
             state = {
                 "enabled": enabled,
-                "lastChangedBy": CALLER.format(account=self.account),
+                "lastChangedBy": config.caller_arn(self.account),
                 "lastChangedAt": now(),
             }
             if not enabled:
@@ -509,7 +509,7 @@ class Engine:
                 )
             execution = self.store.by_id[run.pipeline_execution_id]
             stamp = now()
-            run.summary, run.updated_by = summary, CALLER.format(account=self.account)
+            run.summary, run.updated_by = summary, config.caller_arn(self.account)
             run.last_update_time = stamp
             result = run.output.setdefault("executionResult", {})
             if summary:
