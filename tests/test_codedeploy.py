@@ -1087,3 +1087,31 @@ def test_list_application_revisions_pages(lab):
     assert sizes == [100, 1] and listed == revisions[::-1]
     bad = {"applicationName": lab.application, "nextToken": "not-a-token"}
     assert error_of(lab.cd.list_application_revisions, **bad)[0] == "InvalidNextTokenException"
+
+
+@pytest.mark.parametrize("asked", [None, True, False])
+def test_a_stopped_deployment_rolls_back_as_stop_deployment_or_the_group_says(lab, endpoint, asked):
+    """DEPLOYMENT_STOP_ON_REQUEST rolls a stopped deployment back, unless StopDeployment says otherwise."""
+    rollback = {"enabled": True, "events": ["DEPLOYMENT_STOP_ON_REQUEST"]}
+    group, (instance,) = lab.group(autoRollbackConfiguration=rollback)
+    page = f"{endpoint.url}/_lab/instances/{instance}/"
+    good = lab.revision(page_files("good"))
+    assert lab.wait(lab.deploy(group, good))["status"] == "Succeeded"
+    slow = lab.deploy(group, lab.revision(page_files("slow", "sleep 60\n")))
+    deadline = time.monotonic() + 30
+    while lab.cd.get_deployment(deploymentId=slow)["deploymentInfo"]["status"] != "InProgress":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    lab.cd.stop_deployment(deploymentId=slow, **({} if asked is None else {"autoRollbackEnabled": asked}))
+    info = lab.wait(slow)
+    assert info["status"] == "Stopped"
+    listed = lab.cd.list_deployments(applicationName=lab.application, deploymentGroupName=group)
+    if asked is False:
+        assert "rollbackInfo" not in info and len(listed["deployments"]) == 2
+        return
+    rollback_id = info["rollbackInfo"]["rollbackDeploymentId"]
+    rolled = lab.wait(rollback_id)
+    assert rolled["status"] == "Succeeded" and rolled["revision"] == good
+    assert rolled["rollbackInfo"]["rollbackTriggeringDeploymentId"] == slow
+    assert "was stopped" in rolled["rollbackInfo"]["rollbackMessage"]
+    assert "<h1>good</h1>" in fetch(page)[2], "the last good revision's page is live again"

@@ -60,10 +60,10 @@ class DeployJobs:
         instances: LocalInstances,
         files: DeploymentFiles,
         cond: threading.Condition,
-        on_failure: Callable[[dict], None],
+        on_end: Callable[[dict], None],
     ):
         self._ctx = ctx
-        self._on_failure = on_failure  # called holding the lock as a deployment fails
+        self._on_end = on_end  # called holding the lock as a deployment fails or is stopped
         self._instances = instances
         self._files = files
         self._cond = cond
@@ -236,8 +236,8 @@ class DeployJobs:
             record["info"].update(status=status, completeTime=now())
             if error:
                 record["info"]["errorInformation"] = dict(error)
-            if status == "Failed":
-                self._on_failure(record)
+            if status in ("Failed", "Stopped"):
+                self._on_end(record)
             self._save(record)
 
     def _target_events(self, record: dict, target_id: str) -> list[dict]:

@@ -1,5 +1,7 @@
 """Automatic rollback of a CodeDeploy deployment: when a deployment fails and its autoRollbackConfiguration
-covers DEPLOYMENT_FAILURE, a new deployment deploys the group's last good revision to the same instances."""
+covers DEPLOYMENT_FAILURE, or is stopped and rolls back on a stop (StopDeployment's autoRollbackEnabled, else
+DEPLOYMENT_STOP_ON_REQUEST in that configuration), a new deployment deploys the group's last good revision to
+the same instances."""
 
 import copy
 
@@ -39,17 +41,24 @@ def check_rollback_configuration(configuration) -> None:
             )
 
 
+def rolls_back_on_stop(info: dict, asked: bool | None) -> bool:
+    """Whether stopping the deployment rolls it back: as StopDeployment's autoRollbackEnabled says, else as
+    its automatic rollback configuration does (DEPLOYMENT_STOP_ON_REQUEST)."""
+    if asked is not None:
+        return asked
+    rollback = info["autoRollbackConfiguration"]
+    return bool(rollback.get("enabled")) and "DEPLOYMENT_STOP_ON_REQUEST" in (rollback.get("events") or [])
+
+
 def rollback_deployment(record: dict) -> dict | None:
-    """The record of the deployment that rolls back `record`, which has just failed, if its automatic rollback
-    configuration covers DEPLOYMENT_FAILURE (and it is no rollback itself); else None. With no last good
-    revision to go back to there is none either, and the failed deployment's rollbackInfo says so."""
+    """The record of the deployment that rolls back `record`, which has just failed or been stopped, if it
+    rolls back on that (and is no rollback itself); else None. With no last good revision to go back to there
+    is none either, and the deployment's rollbackInfo says so."""
     info = record["info"]
     rollback = info["autoRollbackConfiguration"]
-    if (
-        not rollback.get("enabled")
-        or "DEPLOYMENT_FAILURE" not in (rollback.get("events") or [])
-        or info["creator"] == ROLLBACK_CREATOR
-    ):
+    failed = info["status"] == "Failed"
+    on_failure = rollback.get("enabled") and "DEPLOYMENT_FAILURE" in (rollback.get("events") or [])
+    if not (on_failure if failed else record.get("rollBackOnStop")) or info["creator"] == ROLLBACK_CREATOR:
         return None
     failed_id = info["deploymentId"]
     if "previousRevision" not in info:
@@ -64,7 +73,8 @@ def rollback_deployment(record: dict) -> dict | None:
         deploymentStatusMessages=[],
         rollbackInfo={
             "rollbackTriggeringDeploymentId": failed_id,
-            "rollbackMessage": f"Automatic rollback of deployment {failed_id}, which failed.",
+            "rollbackMessage": f"Automatic rollback of deployment {failed_id}, which "
+            f"{'failed' if failed else 'was stopped'}.",
         },
     )
     group = {
@@ -77,9 +87,9 @@ def rollback_deployment(record: dict) -> dict | None:
 
 def note_rollback(info: dict, rollback_id: str) -> None:
     """Say in the failed deployment's rollbackInfo which deployment rolls it back."""
-    failed_id = info["deploymentId"]
+    failed_id, ended = info["deploymentId"], "failed" if info["status"] == "Failed" else "was stopped"
     info["rollbackInfo"] = {
         "rollbackDeploymentId": rollback_id,
-        "rollbackMessage": f"Deployment {failed_id} failed; deployment {rollback_id} rolls it back to "
+        "rollbackMessage": f"Deployment {failed_id} {ended}; deployment {rollback_id} rolls it back to "
         "the last known good revision.",
     }

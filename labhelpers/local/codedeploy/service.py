@@ -38,7 +38,7 @@ from .records import (
     target_ids,
 )
 from .revisions import RevisionOperations
-from .rollback import note_rollback, rollback_deployment
+from .rollback import note_rollback, rollback_deployment, rolls_back_on_stop
 from .store import (
     ApplicationRevisions,
     DeploymentConfigs,
@@ -90,7 +90,7 @@ class CodeDeployService(
         self.configs = DeploymentConfigs(codedeploy_folder(ctx.layout) / "deployment-configs.json")
         self._files = DeploymentFiles(codedeploy_folder(ctx.layout))
         self._cond = threading.Condition()  # its lock is reentrant: a failing job starts its rollback
-        self._jobs = DeployJobs(ctx, self.instances, self._files, self._cond, on_failure=self._roll_back)
+        self._jobs = DeployJobs(ctx, self.instances, self._files, self._cond, on_end=self._roll_back)
         self._records: dict[str, dict] = {}
         interrupted = set()
         for record in self._files.load_deployments():
@@ -222,6 +222,10 @@ class CodeDeployService(
                     "DeploymentAlreadyCompletedException",
                     f"The deployment {deployment_id} has already completed.",
                 )
+            asked = params.get("autoRollbackEnabled")
+            if asked is not None and not isinstance(asked, bool):
+                raise AwsError("InvalidInputException", "autoRollbackEnabled must be true or false.")
+            record["rollBackOnStop"] = rolls_back_on_stop(record["info"], asked)
             self._jobs.stop(deployment_id)
         return {"status": "Pending", "statusMessage": "Stopping Active Deployment"}
 
@@ -440,7 +444,8 @@ class CodeDeployService(
         return deployment_id
 
     def _roll_back(self, record: dict) -> None:
-        """A deployment has just failed (call holding the lock): start its automatic rollback, if any."""
+        """A deployment has just failed or been stopped (call holding the lock): start its automatic
+        rollback, if any."""
         rollback = rollback_deployment(record)
         if rollback is not None:
             note_rollback(record["info"], self._add(rollback))
