@@ -149,6 +149,24 @@ def _build_project(lab: Lab, name: str) -> _Item:
     )
 
 
+def _report_groups(lab: Lab) -> _Item:
+    """The report groups the lab's builds made (named <project>-<report> by CodeBuild), with their reports."""
+    codebuild, prefix = lab.client("codebuild"), f"{lab.names.prefix}-"
+
+    def find():
+        pages = codebuild.get_paginator("list_report_groups").paginate()
+        return [
+            arn for page in pages for arn in page["reportGroups"] if arn.rpartition("/")[2].startswith(prefix)
+        ]
+
+    def delete(found):
+        for arn in found:
+            codebuild.delete_report_group(arn=arn, deleteReports=True)
+        return f"{len(found)} report group(s), with their reports"
+
+    return _Item("CodeBuild report groups", f"{prefix}*", find, delete)
+
+
 def _instances(lab: Lab) -> _Item:
     ec2 = lab.client("ec2")
 
@@ -294,6 +312,7 @@ def _plan(lab: Lab) -> list[_Item]:
         _application(lab),
         _role(lab, names.deploy_role),
         *(_build_project(lab, project) for project in projects),
+        _report_groups(lab),
         _role(lab, names.build_role),
         _instances(lab),
         _instance_profile(lab),

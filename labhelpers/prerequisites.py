@@ -139,6 +139,17 @@ def ensure_build_project(lab: Lab) -> list[tuple[str, str, str]]:
                     "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
                     "Resource": f"{bucket_arn}/*",
                 },
+                {  # a buildspec's `reports` (07's unit tests): report groups <project>-<report>
+                    "Effect": "Allow",
+                    "Action": [
+                        "codebuild:CreateReportGroup",
+                        "codebuild:CreateReport",
+                        "codebuild:UpdateReport",
+                        "codebuild:BatchPutTestCases",
+                        "codebuild:BatchPutCodeCoverages",
+                    ],
+                    "Resource": f"arn:aws:codebuild:{lab.region}:{lab.account}:report-group/{names.prefix}-*",
+                },
             ],
         },
     )

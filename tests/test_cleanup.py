@@ -25,6 +25,7 @@ RESOURCES = [  # (resource, its name from lab.names), in the order cleanup delet
     ("CodeBuild project", lambda n: n.build_project),
     ("CodeBuild project", lambda n: n.test_project),
     ("CodeBuild project", lambda n: n.lint_project),
+    ("CodeBuild report groups", lambda n: f"{n.prefix}-*"),
     ("IAM role", lambda n: n.build_role),
     ("EC2 instance (deploy target)", lambda n: n.deploy_target),
     ("IAM instance profile", lambda n: n.instance_profile),
@@ -75,6 +76,9 @@ def make_07_extras(lab):
         name=names.test_project,
         **{key: project[key] for key in ("source", "artifacts", "environment", "serviceRole")},
     )
+    lab.client("codebuild").create_report_group(  # as a build of the test project with a report makes it
+        name=f"{names.test_project}-unit-tests", type="TEST", exportConfig={"exportConfigType": "NO_EXPORT"}
+    )
 
 
 def what_is_left(lab) -> list[str]:
@@ -104,6 +108,14 @@ def what_is_left(lab) -> list[str]:
     )
     check(
         "test project", lambda: client("codebuild").batch_get_projects(names=[names.test_project])["projects"]
+    )
+    check(
+        "report group",
+        lambda: [
+            arn
+            for arn in client("codebuild").list_report_groups()["reportGroups"]
+            if arn.endswith(f"/{names.test_project}-unit-tests")
+        ],
     )
     roles_made = (
         names.pipeline_role,
@@ -152,7 +164,7 @@ def test_a_dry_run_lists_everything_and_deletes_nothing(lab):
         report.resource == "EC2 instance (deploy target)"
     ].item() == prerequisites.find_target(lab)
     assert what_is_left(lab) == [
-        "pipeline", "rule", "connection", "test project",
+        "pipeline", "rule", "connection", "test project", "report group",
         *[lab.names.pipeline_role, lab.names.events_role, lab.names.deploy_role, lab.names.build_role,
           lab.names.instance_role],
         "profile", "group", "application", "project", "instance", "security group", "repository", "bucket",
