@@ -27,6 +27,32 @@ COBERTURA = """<?xml version="1.0"?>
   <line number="3" hits="2" branch="true" condition-coverage="50% (1/2)"/>
  </lines></class>
 </classes></package></packages></coverage>"""
+CUCUMBER = json.dumps(
+    [
+        {
+            "name": "Checkout",
+            "elements": [
+                {"name": "pays", "steps": [{"result": {"status": "passed", "duration": 2_000_000}}]},
+                {
+                    "name": "refunds",
+                    "steps": [
+                        {"result": {"status": "passed", "duration": 1_000_000}},
+                        {"result": {"status": "failed", "duration": 3_000_000, "error_message": "no refund"}},
+                        {"result": {"status": "skipped"}},
+                    ],
+                },
+            ],
+        }
+    ]
+)
+JACOCO = """<?xml version="1.0"?>
+<report name="calc"><package name="com/example">
+ <sourcefile name="Calc.java">
+  <counter type="INSTRUCTION" missed="3" covered="9"/>
+  <counter type="BRANCH" missed="1" covered="3"/>
+  <counter type="LINE" missed="1" covered="4"/>
+ </sourcefile>
+</package></report>"""
 BOMB = """<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>
 <testsuite name="bomb"><testcase name="&lol2;"/></testsuite>"""
@@ -39,6 +65,12 @@ REPORTS = """reports:
     file-format: COBERTURAXML
   broken:
     files: [bomb.xml]
+  features:
+    files: [cucumber.json]
+    file-format: CUCUMBERJSON
+  java:
+    files: [jacoco.xml]
+    file-format: JACOCOXML
 """
 
 
@@ -55,6 +87,8 @@ def reported(endpoint):
         write("results/unit.xml", JUNIT),
         write("coverage.xml", COBERTURA),
         write("bomb.xml", BOMB),
+        write("cucumber.json", CUCUMBER),
+        write("jacoco.xml", JACOCO),
         "false",
     ]
     create_project(cb, name, {"type": "NO_SOURCE", "buildspec": buildspec(*commands, tail=REPORTS)})
@@ -102,6 +136,29 @@ def test_coverage_report(reported):
     assert [(item["filePath"], item["linesMissed"]) for item in files] == [("calc.py", 1)]
     trend = cb.get_report_group_trend(reportGroupArn=coverage["reportGroupArn"], trendField="LINE_COVERAGE")
     assert trend["stats"] == {"average": "66.67", "max": "66.67", "min": "66.67"}
+
+
+def test_cucumber_scenarios_are_test_cases_their_worst_step_decides(reported):
+    cb, _, reports = reported
+    features = reports["reports-demo-features"]
+    assert (features["type"], features["status"]) == ("TEST", "FAILED")
+    cases = cb.describe_test_cases(reportArn=features["arn"])["testCases"]
+    assert sorted((c["prefix"], c["name"], c["status"], c["durationInNanoSeconds"]) for c in cases) == [
+        ("Checkout", "pays", "SUCCEEDED", 2_000_000),
+        ("Checkout", "refunds", "FAILED", 4_000_000),
+    ]
+    assert next(c["message"] for c in cases if c["name"] == "refunds") == "no refund"
+
+
+def test_jacoco_source_files_are_coverage_entries(reported):
+    cb, _, reports = reported
+    java = reports["reports-demo-java"]
+    assert (java["type"], java["status"]) == ("CODE_COVERAGE", "SUCCEEDED")
+    [entry] = cb.describe_code_coverages(reportArn=java["arn"])["codeCoverages"]
+    assert entry["filePath"] == "com/example/Calc.java"
+    lines = (entry["linesCovered"], entry["linesMissed"], entry["lineCoveragePercentage"])
+    branches = (entry["branchesCovered"], entry["branchesMissed"], entry["branchCoveragePercentage"])
+    assert (lines, branches) == ((4, 1, 80.0), (3, 1, 75.0))
 
 
 def test_an_xml_bomb_leaves_its_report_incomplete_and_the_log_says_why(reported, endpoint):
