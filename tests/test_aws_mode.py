@@ -4,6 +4,7 @@ check through SSM, CodeDeploy deletes). No call leaves the process."""
 
 import base64
 import io
+import json
 import os
 from contextlib import redirect_stdout
 
@@ -53,6 +54,13 @@ def lab(monkeypatch, tmp_path):
     for validator in ("_validate_required_params_source", "_validate_required_params_artifacts"):
         original = getattr(codebuild_responses, validator)
         monkeypatch.setattr(codebuild_responses, validator, _codepipeline_needs_no_location(original))
+    # moto keeps no report groups; AWS lists the account's, and none are made here
+    monkeypatch.setattr(
+        codebuild_responses.CodeBuildResponse,
+        "list_report_groups",
+        lambda self: json.dumps({"reportGroups": []}),
+        raising=False,
+    )
     with mock_aws():
         made = lh.connect("aws", quiet=True)
         yield made
