@@ -11,6 +11,7 @@ from importlib import resources
 import pandas as pd
 from botocore.exceptions import ClientError
 
+from . import account_limits
 from .errors import LabError
 from .lab import Lab
 from .roles import trust_policy
@@ -73,7 +74,10 @@ def ensure_repository(lab: Lab) -> str:
     try:
         codecommit.get_repository(repositoryName=name)
     except codecommit.exceptions.RepositoryDoesNotExistException:
-        codecommit.create_repository(repositoryName=name, repositoryDescription="The awscicd demo app")
+        try:
+            codecommit.create_repository(repositoryName=name, repositoryDescription="The awscicd demo app")
+        except codecommit.exceptions.OperationNotAllowedException as refused:  # closed to new customers
+            raise account_limits.repository_error(lab.region, name, refused) from refused
         status = "created"
     try:
         codecommit.get_branch(repositoryName=name, branchName="main")
