@@ -143,6 +143,11 @@ def ensure_build_project(lab: Lab) -> list[tuple[str, str, str]]:
                     "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
                     "Resource": f"{bucket_arn}/*",
                 },
+                {  # the CodeBuild guide's minimum policy; there on "*", here on the artifact bucket only
+                    "Effect": "Allow",
+                    "Action": ["s3:GetBucketAcl", "s3:GetBucketLocation"],
+                    "Resource": bucket_arn,
+                },
                 {  # a buildspec's `reports` (07's unit tests): report groups <project>-<report>
                     "Effect": "Allow",
                     "Action": [

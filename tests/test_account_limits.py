@@ -3,6 +3,7 @@ StartBuild, and a pipeline run whose build could not start), CodeCommit closed t
 LAB_BACKEND=aws under moto in-process, with botocore's Stubber giving AWS's answers."""
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -163,3 +164,15 @@ def test_a_refused_repository_is_a_lab_error_with_the_ways_on(lab):
     assert "connect('local')" in message and "07_production_ready" in message and "connection" in message
     assert refused.value.__cause__.response["Error"]["Code"] == "OperationNotAllowedException"
     stubber.assert_no_pending_responses()
+
+
+def test_the_build_role_may_read_the_artifact_buckets_acl_and_location(lab):
+    prerequisites.ensure_build_project(lab)
+    names = lab.names
+    document = lab.client("iam").get_role_policy(
+        RoleName=names.build_role, PolicyName=f"{names.build_role}-policy"
+    )
+    policy = document["PolicyDocument"]
+    statements = json.loads(policy)["Statement"] if isinstance(policy, str) else policy["Statement"]
+    bucket = [s for s in statements if s["Resource"] == f"arn:aws:s3:::{names.bucket}"]
+    assert [s["Action"] for s in bucket] == [["s3:GetBucketAcl", "s3:GetBucketLocation"]]
