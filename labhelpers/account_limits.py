@@ -74,7 +74,7 @@ def build_quota_error(
     """
     limit = build_limit(refusal)
     wanted = max(needed, (limit or 0) + 1)
-    allowed = f"no more than {limit} builds" if limit is not None else "no more builds now"
+    allowed = "no more builds now" if limit is None else f"no more than {limit} build{'s' * (limit != 1)}"
     together = f" This pipeline runs {needed} builds at once, so it needs {needed}." if needed > 1 else ""
     return AccountLimitError(
         f"CodeBuild refused to start {what}: the account may have {allowed} in {region} (CodeBuild said: "

@@ -128,7 +128,7 @@ def test_parallel_builds_that_the_quota_refuses_ask_for_two(lab, capsys):
     with pytest.raises(lh.AccountLimitError) as refused:
         runs.watch(lab, execution_id=EXECUTION, timeout=1)
     message = str(refused.value)
-    assert "the build of Build/Lint" in message and "no more than 1 builds" in message
+    assert "the build of Build/Lint" in message and "no more than 1 build in" in message
     assert "This pipeline runs 2 builds at once, so it needs 2." in message
     assert f"'{account_limits.BUILD_QUOTA}' in {REGION} to 2" in message and "--desired-value 2" in message
     printed = capsys.readouterr().out
