@@ -6,11 +6,12 @@ pipeline view is loaded at once, so `runs.watch` shows it."""
 
 import importlib
 
-from .errors import DeclarationError, EndpointError, LabError
+from .errors import AccountLimitError, DeclarationError, EndpointError, LabError
 from .lab import Lab, Names, configure, connect
 from .runs import has_widget_frontend
 
 SUBMODULES = (
+    "account_limits",
     "artifacts",
     "cleanup",
     "exercises",
@@ -30,6 +31,7 @@ __all__ = [
     "LabError",
     "EndpointError",
     "DeclarationError",
+    "AccountLimitError",
     *SUBMODULES,
 ]
 

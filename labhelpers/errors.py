@@ -9,6 +9,10 @@ class EndpointError(LabError):
     """The local endpoint could not be started, reached or stopped."""
 
 
+class AccountLimitError(LabError):
+    """The AWS account refuses what the lab needs: a quota too low, a service closed to new customers."""
+
+
 class DeclarationError(LabError):
     """A pipeline declaration is not valid; `problems` lists every finding."""
 

@@ -4,6 +4,11 @@ writes the least-privilege policy from it, and for the local endpoint, which enf
 The calls and resource ARNs follow codepipeline-spec §7.2 (AWS's base policy for the artifact store and
 the per-provider statements). Each `Grant` names the statement (`sid`) that allows it in the generated
 policy, so a missing permission points at the statement to add.
+
+Compared with AWS's documented service role ("Manage the CodePipeline service role": the default policy's
+CodeCommit and CodeDeploy statements, and its "add permissions" CodeCommit statement), action by action:
+the same calls, on the resources an action's configuration names instead of "*". Where they differ, a
+comment at the provider says how and why.
 """
 
 from dataclasses import dataclass
@@ -60,6 +65,8 @@ def provider_grants(type_id: dict, configuration: dict, *, region: str, account:
     category, provider = type_id.get("category"), type_id.get("provider")
     arn = f"arn:aws:{{}}:{region}:{account}:"
     if provider == "CodeCommit":
+        # The documented five, on the one repository. GetRepository only for a full clone, whose reference
+        # says the role needs it; the default policy's zip source does without it.
         calls = ("GetBranch", "GetCommit", "UploadArchive", "GetUploadArchiveStatus", "CancelUploadArchive")
         if configuration.get("OutputArtifactFormat") == "CODEBUILD_CLONE_REF":
             calls += ("GetRepository",)
@@ -75,6 +82,9 @@ def provider_grants(type_id: dict, configuration: dict, *, region: str, account:
             ]
         return [Grant("CodeBuild", ("codebuild:StartBuild", "codebuild:BatchGetBuilds"), project)]
     if provider == "CodeDeploy":
+        # The default policy's six calls, each on the resource CodeDeploy's permissions reference names: the
+        # group, the application, and any deployment configuration (the declaration does not say which one
+        # the group uses, and the group's may change without the pipeline).
         application = configuration.get("ApplicationName", "")
         group = f"deploymentgroup:{application}/{configuration.get('DeploymentGroupName', '')}"
         return [

@@ -10,6 +10,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .account_limits import explain_refusals
 from .errors import LabError
 from .local import config, process
 
@@ -171,13 +172,16 @@ class Lab:
         return self.backend == "local"
 
     def client(self, service: str):
-        """A boto3 client for `service`, created on first use and then reused."""
+        """A boto3 client for `service`, created on first use and then reused. A CodeBuild client explains
+        a build the account's quota refused (`account_limits.explain_refusals`)."""
         if service not in self._clients:
-            self._clients[service] = self.session.client(
+            client = self.session.client(
                 service,
                 endpoint_url=self.endpoint_url,
                 config=LOCAL_CLIENT_CONFIG if self.is_local else AWS_CLIENT_CONFIG,
             )
+            explain_refusals(client)
+            self._clients[service] = client
         return self._clients[service]
 
     def banner(self) -> str:

@@ -11,6 +11,7 @@ from importlib import resources
 import pandas as pd
 from botocore.exceptions import ClientError
 
+from . import account_limits
 from .errors import LabError
 from .lab import Lab
 from .roles import trust_policy
@@ -73,7 +74,10 @@ def ensure_repository(lab: Lab) -> str:
     try:
         codecommit.get_repository(repositoryName=name)
     except codecommit.exceptions.RepositoryDoesNotExistException:
-        codecommit.create_repository(repositoryName=name, repositoryDescription="The awscicd demo app")
+        try:
+            codecommit.create_repository(repositoryName=name, repositoryDescription="The awscicd demo app")
+        except codecommit.exceptions.OperationNotAllowedException as refused:  # closed to new customers
+            raise account_limits.repository_error(lab.region, name, refused) from refused
         status = "created"
     try:
         codecommit.get_branch(repositoryName=name, branchName="main")
@@ -138,6 +142,11 @@ def ensure_build_project(lab: Lab) -> list[tuple[str, str, str]]:
                     "Effect": "Allow",
                     "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
                     "Resource": f"{bucket_arn}/*",
+                },
+                {  # the CodeBuild guide's minimum policy; there on "*", here on the artifact bucket only
+                    "Effect": "Allow",
+                    "Action": ["s3:GetBucketAcl", "s3:GetBucketLocation"],
+                    "Resource": bucket_arn,
                 },
                 {  # a buildspec's `reports` (07's unit tests): report groups <project>-<report>
                     "Effect": "Allow",

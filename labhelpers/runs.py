@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
+from . import account_limits
 from .errors import LabError
 from .lab import Lab, pipeline_not_found
 from .local import config
@@ -410,7 +411,8 @@ def wait(
 ) -> dict:
     """Poll the execution until it ends; return it as `get_pipeline_execution` does (`status` and all).
 
-    Raises LabError after `timeout` seconds, saying where the execution stands and where to look.
+    Raises LabError after `timeout` seconds, saying where the execution stands and where to look, and
+    AccountLimitError when the run failed because the account's CodeBuild quota let no build start.
 
     Examples
     --------
@@ -421,11 +423,25 @@ def wait(
     deadline, backoff = time.monotonic() + timeout, _Backoff(lab)
     while True:
         execution = reader.execution(execution_id)
+        if execution["status"] == "Failed":
+            _explain_build_refusal(reader, reader.snapshot(execution_id))
         if execution["status"] in ENDED:
             return execution
         if time.monotonic() >= deadline:
             raise LabError(_still_running(reader.snapshot(execution_id), timeout))
         backoff.sleep(deadline)
+
+
+def _explain_build_refusal(reader: _Reader, snap: Snapshot) -> None:
+    """Raise AccountLimitError when a build action of the run failed because CodeBuild's quota refused it."""
+    for action in snap.actions:
+        if action.status == "Failed" and account_limits.is_build_refusal(action.error):
+            raise account_limits.build_quota_error(
+                reader.lab.region,
+                action.error,
+                needed=account_limits.parallel_builds(reader.declaration),
+                what=f"the build of {action.stage}/{action.name}",
+            )
 
 
 def _still_running(snap: Snapshot, timeout: float) -> str:
@@ -475,7 +491,8 @@ def watch(
 
     In Jupyter a `widgets.PipelineView` shows the stages and actions live: statuses in colour, durations,
     the artifacts between stages, the build log and the deployed page. Elsewhere, the article's status
-    line is printed each time it changes. Pass `view=` to update a view of your own instead.
+    line is printed each time it changes. Pass `view=` to update a view of your own instead. A run that
+    failed because the account's CodeBuild quota let no build start raises AccountLimitError once shown.
 
     Examples
     --------
@@ -509,6 +526,7 @@ def watch(
         if snap.finished:
             if view is None:
                 print(_ending(snap))
+            _explain_build_refusal(reader, snap)
             return snap
         if time.monotonic() >= deadline:
             raise LabError(_still_running(snap, timeout))
