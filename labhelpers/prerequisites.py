@@ -253,6 +253,9 @@ def cost_notice(lab: Lab, *, instance: bool) -> str:
 def user_data(region: str) -> str:
     """The instance's first-boot script: Apache, then the CodeDeploy agent from the region's bucket.
 
+    The installer reads its region from AWS_REGION before it asks the instance metadata, which on
+    Amazon Linux 2023 answers only IMDSv2 (token) requests: exported, the region needs no lookup.
+
     Examples
     --------
     >>> "aws-codedeploy-eu-west-1" in user_data("eu-west-1")
@@ -260,6 +263,7 @@ def user_data(region: str) -> str:
     """
     return f"""#!/bin/bash
 set -euxo pipefail
+export AWS_REGION={region} AWS_DEFAULT_REGION={region}
 dnf install -y ruby wget httpd
 systemctl enable --now httpd
 cd /tmp
