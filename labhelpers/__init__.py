@@ -18,6 +18,7 @@ SUBMODULES = (
     "pipelines",
     "plots",
     "prerequisites",
+    "propagation",
     "roles",
     "runs",
     "widgets",
