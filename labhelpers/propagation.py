@@ -1,8 +1,8 @@
 """IAM is eventually consistent: a role just made or changed reaches the other services seconds later.
 
 Until then AWS refuses a create that names the role with a 400, which botocore's retry modes never
-retry. `until_usable` retries exactly those answers, within a bounded wait. Locally a role is usable
-the moment it exists: nothing waits.
+retry. `until_usable` retries exactly those answers, within a bounded wait; `settle` waits once after a
+role change that a run will rely on. Locally a role is usable the moment it exists: nothing waits.
 
 lh.propagation.until_usable(lab, lambda: codepipeline.create_pipeline(**decl), by="CodePipeline", role=name)
 """
@@ -31,6 +31,7 @@ class Patience:
 
     timeout: float = 120.0  # IaC tools allow new roles two minutes before they give up
     every: float = 5.0
+    settle: float = 10.0
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -78,3 +79,17 @@ def until_usable(lab: Lab, call: Callable, *, by: str, role: str):
                 )
             patience.sleep(patience.every)
             waited += patience.every
+
+
+def settle(lab: Lab, role: str, *, by: str) -> None:
+    """After `role` was made or changed: on AWS wait `PATIENCE.settle` seconds, saying why; locally nothing.
+
+    No AWS API tells when a change has reached the service that uses the role, and IAM's own reads show
+    it at once, which proves nothing: so a fixed wait, of the few seconds such changes usually take. A
+    create that names the role retries on its own for longer (`until_usable`); this wait is for what no
+    create announces: a run whose actions need the policy just written.
+    """
+    if lab.is_local:
+        return
+    print(f"waiting {PATIENCE.settle:g} s for the change to the IAM role {role} to reach {by} ...")
+    PATIENCE.sleep(PATIENCE.settle)

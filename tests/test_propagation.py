@@ -1,8 +1,9 @@
 """IAM propagation on the AWS route: each create that names a fresh role retries AWS's documented "not
-usable yet" answers, says once what it waits for, and gives up at a deadline with the lab's message;
-locally nothing waits. moto answers IAM, botocore's Stubber
+usable yet" answers, says once what it waits for, and gives up at a deadline with the lab's message; a
+changed pipeline role is waited for once; locally nothing waits. moto answers IAM, botocore's Stubber
 answers each service as AWS does while a new role propagates. No test sleeps: the waits are recorded."""
 
+import json
 import uuid
 
 import pytest
@@ -11,7 +12,7 @@ from botocore.stub import Stubber
 from test_aws_mode import lab  # noqa: F401 (the fixture: connect("aws") inside moto)
 
 import labhelpers as lh
-from labhelpers import pipelines, prerequisites, propagation
+from labhelpers import pipelines, prerequisites, propagation, roles
 from labhelpers.lab import _restore_environ
 
 ROLE_ARN = "arn:aws:iam::111122223333:role/awscicd-codebuild-role"
@@ -36,9 +37,9 @@ WAITING = "cannot use the new IAM role"
 
 @pytest.fixture
 def slept(monkeypatch) -> list[float]:
-    """The seconds each wait asked for; nothing sleeps. 15 s of retries."""
+    """The seconds each wait asked for; nothing sleeps. 15 s of retries, 10 s to settle."""
     waits: list[float] = []
-    monkeypatch.setattr(propagation, "PATIENCE", propagation.Patience(15.0, 5.0, waits.append))
+    monkeypatch.setattr(propagation, "PATIENCE", propagation.Patience(15.0, 5.0, 10.0, waits.append))
     return waits
 
 
@@ -173,6 +174,37 @@ def test_any_other_refusal_passes_through_at_once(lab, slept, capsys):  # noqa: 
     assert slept == [] and capsys.readouterr().out == ""
 
 
+def test_the_pipeline_role_is_waited_for_on_aws_only_when_it_changed(lab, slept, capsys):  # noqa: F811
+    declaration = pipelines.article_pipeline(lab)
+    roles.ensure_pipeline_role(lab, declaration)  # made
+    assert slept == [10.0]
+    assert (
+        f"waiting 10 s for the change to the IAM role {lab.names.pipeline_role} to reach CodePipeline"
+        in capsys.readouterr().out
+    )
+    roles.ensure_pipeline_role(lab, declaration)  # as it was: nothing to wait for
+    assert slept == [10.0] and capsys.readouterr().out == ""
+    without_deploy = pipelines.article_pipeline(lab)
+    without_deploy["pipeline"]["stages"].pop()
+    roles.ensure_pipeline_role(lab, without_deploy)  # a narrower policy
+    roles.ensure_pipeline_role(lab, declaration)  # and back
+    assert slept == [10.0, 10.0, 10.0]
+    name = lab.names.pipeline_role
+    policy = lab.client("iam").get_role_policy(RoleName=name, PolicyName=f"{name}-policy")
+    assert policy["PolicyDocument"] == roles.permissions_policy(lab, declaration)
+
+
+def test_a_repaired_trust_policy_is_waited_for(lab, slept):  # noqa: F811
+    declaration = pipelines.article_pipeline(lab)
+    roles.ensure_pipeline_role(lab, declaration)
+    iam, name = lab.client("iam"), lab.names.pipeline_role
+    ec2_trust = json.dumps(roles.trust_policy("ec2.amazonaws.com"))
+    iam.update_assume_role_policy(RoleName=name, PolicyDocument=ec2_trust)
+    roles.ensure_pipeline_role(lab, declaration)
+    assert slept == [10.0, 10.0]
+    assert iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"] == roles.trust_policy()
+
+
 @pytest.fixture
 def local_lab(endpoint):
     made = lh.connect(home=str(endpoint.layout.root), prefix=f"w{uuid.uuid4().hex[:8]}", quiet=True)
@@ -181,6 +213,8 @@ def local_lab(endpoint):
 
 
 def test_locally_nothing_waits(local_lab, slept, capsys):
+    declaration = pipelines.article_pipeline(local_lab)
+    roles.ensure_pipeline_role(local_lab, declaration)
     code, message = CODEPIPELINE_NOT_YET
     refused = ClientError({"Error": {"Code": code, "Message": message}}, "CreatePipeline")
 
