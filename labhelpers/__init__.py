@@ -19,6 +19,7 @@ SUBMODULES = (
     "pipelines",
     "plots",
     "prerequisites",
+    "propagation",
     "roles",
     "runs",
     "widgets",

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from . import account_limits
 from .errors import LabError
 from .lab import Lab
+from .propagation import until_usable
 from .roles import trust_policy
 
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
@@ -23,8 +24,6 @@ INSTANCE_POLICIES = [
     "arn:aws:iam::aws:policy/service-role/AmazonEC2RoleforAWSCodeDeploy",
     "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
 ]
-PROFILE_PROPAGATION = 90.0  # seconds a new instance profile may take to be usable by EC2
-PROFILE_RETRY = 5.0
 AGENT_TIMEOUT = 900.0
 AGENT_POLL = 10.0
 
@@ -166,17 +165,22 @@ def ensure_build_project(lab: Lab) -> list[tuple[str, str, str]]:
     if codebuild.batch_get_projects(names=[names.build_project])["projects"]:
         project_status = "existed"
     else:
-        codebuild.create_project(
-            name=names.build_project,
-            source={"type": "CODEPIPELINE"},
-            artifacts={"type": "CODEPIPELINE"},
-            environment={
-                "type": "LINUX_CONTAINER",
-                "image": BUILD_IMAGE,
-                "computeType": "BUILD_GENERAL1_SMALL",
-            },
-            serviceRole=f"arn:aws:iam::{lab.account}:role/{names.build_role}",
-            timeoutInMinutes=10,
+        until_usable(
+            lab,
+            lambda: codebuild.create_project(
+                name=names.build_project,
+                source={"type": "CODEPIPELINE"},
+                artifacts={"type": "CODEPIPELINE"},
+                environment={
+                    "type": "LINUX_CONTAINER",
+                    "image": BUILD_IMAGE,
+                    "computeType": "BUILD_GENERAL1_SMALL",
+                },
+                serviceRole=f"arn:aws:iam::{lab.account}:role/{names.build_role}",
+                timeoutInMinutes=10,
+            ),
+            by="CodeBuild",
+            role=names.build_role,
         )
         project_status = "created"
     return [
@@ -206,12 +210,17 @@ def ensure_deployment(lab: Lab) -> list[tuple[str, str, str]]:
         )
         group_status = "existed"
     except codedeploy.exceptions.DeploymentGroupDoesNotExistException:
-        codedeploy.create_deployment_group(
-            applicationName=names.application,
-            deploymentGroupName=names.deployment_group,
-            serviceRoleArn=f"arn:aws:iam::{lab.account}:role/{names.deploy_role}",
-            deploymentConfigName="CodeDeployDefault.OneAtATime",
-            ec2TagFilters=[{"Key": "Name", "Value": names.deploy_target, "Type": "KEY_AND_VALUE"}],
+        until_usable(
+            lab,
+            lambda: codedeploy.create_deployment_group(
+                applicationName=names.application,
+                deploymentGroupName=names.deployment_group,
+                serviceRoleArn=f"arn:aws:iam::{lab.account}:role/{names.deploy_role}",
+                deploymentConfigName="CodeDeployDefault.OneAtATime",
+                ec2TagFilters=[{"Key": "Name", "Value": names.deploy_target, "Type": "KEY_AND_VALUE"}],
+            ),
+            by="CodeDeploy",
+            role=names.deploy_role,
         )
         group_status = "created"
     return [
@@ -262,6 +271,9 @@ def cost_notice(lab: Lab, *, instance: bool) -> str:
 def user_data(region: str) -> str:
     """The instance's first-boot script: Apache, then the CodeDeploy agent from the region's bucket.
 
+    The installer reads its region from AWS_REGION before it asks the instance metadata, which on
+    Amazon Linux 2023 answers only IMDSv2 (token) requests: exported, the region needs no lookup.
+
     Examples
     --------
     >>> "aws-codedeploy-eu-west-1" in user_data("eu-west-1")
@@ -269,6 +281,7 @@ def user_data(region: str) -> str:
     """
     return f"""#!/bin/bash
 set -euxo pipefail
+export AWS_REGION={region} AWS_DEFAULT_REGION={region}
 dnf install -y ruby wget httpd
 systemctl enable --now httpd
 cd /tmp
@@ -341,31 +354,29 @@ def ensure_security_group(lab: Lab) -> tuple[str, str]:
     return group, "created"
 
 
-def _run_instance(lab: Lab, group: str, *, timeout: float = PROFILE_PROPAGATION) -> str:
-    """Launch the target; a new instance profile takes a few seconds to reach EC2, so retry until then."""
+def _run_instance(lab: Lab, group: str) -> str:
+    """Launch the target; a new instance profile reaches EC2 seconds after IAM made it."""
     ec2, names = lab.client("ec2"), lab.names
     image = lab.client("ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return ec2.run_instances(
-                ImageId=image,
-                InstanceType="t3.micro",
-                MinCount=1,
-                MaxCount=1,
-                IamInstanceProfile={"Name": names.instance_profile},
-                SecurityGroupIds=[group],
-                UserData=user_data(lab.region),
-                TagSpecifications=[
-                    {"ResourceType": kind, "Tags": [{"Key": "Name", "Value": names.deploy_target}]}
-                    for kind in ("instance", "volume")
-                ],
-            )["Instances"][0]["InstanceId"]
-        except ClientError as error:
-            propagating = _code(error) == "InvalidParameterValue" and "instance profile" in str(error).lower()
-            if not propagating or time.monotonic() > deadline:
-                raise
-            time.sleep(PROFILE_RETRY)
+    launched = until_usable(
+        lab,
+        lambda: ec2.run_instances(
+            ImageId=image,
+            InstanceType="t3.micro",
+            MinCount=1,
+            MaxCount=1,
+            IamInstanceProfile={"Name": names.instance_profile},
+            SecurityGroupIds=[group],
+            UserData=user_data(lab.region),
+            TagSpecifications=[
+                {"ResourceType": kind, "Tags": [{"Key": "Name", "Value": names.deploy_target}]}
+                for kind in ("instance", "volume")
+            ],
+        ),
+        by="EC2",
+        role=names.instance_role,
+    )
+    return launched["Instances"][0]["InstanceId"]
 
 
 def wait_for_agent(lab: Lab, instance_id: str, *, timeout: float = AGENT_TIMEOUT) -> None:

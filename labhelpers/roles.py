@@ -15,6 +15,7 @@ import pandas as pd
 from . import iam_rules
 from .errors import LabError
 from .lab import Lab
+from .propagation import settle
 from .validator import pipeline_of
 
 PIPELINE_SERVICE = "codepipeline.amazonaws.com"
@@ -113,7 +114,9 @@ def ensure_pipeline_role(lab: Lab, declaration, *, name: str | None = None) -> s
     """Create the pipeline's service role, or bring an existing one up to date; return its ARN.
 
     The role trusts CodePipeline and holds one inline policy, `permissions_policy(lab, declaration)`.
-    `name` defaults to the role the declaration's roleArn names, else `lab.names.pipeline_role`.
+    `name` defaults to the role the declaration's roleArn names, else `lab.names.pipeline_role`. On AWS,
+    when the role was made or changed, it waits a few seconds for IAM (`propagation.settle`), so that the
+    pipeline created, updated or started next can rely on it; an unchanged role is not waited for.
 
     Examples
     --------
@@ -121,11 +124,13 @@ def ensure_pipeline_role(lab: Lab, declaration, *, name: str | None = None) -> s
     'arn:aws:iam::111122223333:role/awscicd-codepipeline-role'
     """
     name = name or _role_name(declaration) or lab.names.pipeline_role
-    policy = json.dumps(permissions_policy(lab, declaration))
+    policy, policy_name = permissions_policy(lab, declaration), f"{name}-policy"
     iam = lab.client("iam")
     try:
         role = iam.get_role(RoleName=name)["Role"]
-        iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust_policy()))
+        changed = role["AssumeRolePolicyDocument"] != trust_policy()
+        if changed:
+            iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust_policy()))
     except iam.exceptions.NoSuchEntityException:
         role = iam.create_role(
             RoleName=name,
@@ -133,8 +138,20 @@ def ensure_pipeline_role(lab: Lab, declaration, *, name: str | None = None) -> s
             Description="Service role of the codepipeline lab's pipeline: calls the services its actions use",
         )["Role"]
         iam.get_waiter("role_exists").wait(RoleName=name)
-    iam.put_role_policy(RoleName=name, PolicyName=f"{name}-policy", PolicyDocument=policy)
+        changed = True
+    if _inline_policy(iam, name, policy_name) != policy:
+        iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(policy))
+        changed = True
+    if changed:
+        settle(lab, name, by="CodePipeline")
     return role["Arn"]
+
+
+def _inline_policy(iam, role: str, policy_name: str) -> dict | None:
+    try:
+        return iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+    except iam.exceptions.NoSuchEntityException:
+        return None
 
 
 # -- explain: the role's own policies, evaluated ---------------------------------------------------------

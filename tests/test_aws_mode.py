@@ -16,7 +16,7 @@ from moto import mock_aws
 from moto.codebuild import responses as codebuild_responses
 
 import labhelpers as lh
-from labhelpers import cleanup, pipelines, prerequisites, roles, runs
+from labhelpers import cleanup, pipelines, prerequisites, propagation, roles, runs
 from labhelpers.lab import _restore_environ
 
 ACCOUNT = "111122223333"
@@ -35,7 +35,8 @@ def _codepipeline_needs_no_location(validate):
 
 @pytest.fixture
 def lab(monkeypatch, tmp_path):
-    """connect("aws") inside mock_aws, with every route to real AWS or a local endpoint closed."""
+    """connect("aws") inside mock_aws, with every route to real AWS or a local endpoint closed; IAM waits
+    (labhelpers.propagation) return at once."""
     empty = tmp_path / "empty-aws-config"
     empty.touch()
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
@@ -61,6 +62,7 @@ def lab(monkeypatch, tmp_path):
         lambda self: json.dumps({"reportGroups": []}),
         raising=False,
     )
+    monkeypatch.setattr(propagation, "PATIENCE", propagation.Patience(sleep=lambda seconds: None))
     with mock_aws():
         made = lh.connect("aws", quiet=True)
         yield made
@@ -178,8 +180,7 @@ def test_with_instance_the_target_is_launched_and_its_agent_awaited(lab, monkeyp
     }
 
 
-def test_a_new_instance_profile_is_retried_until_ec2_sees_it(lab, monkeypatch):
-    monkeypatch.setattr(prerequisites, "PROFILE_RETRY", 0)
+def test_a_new_instance_profile_is_retried_until_ec2_sees_it(lab):
     prerequisites.ensure_instance_profile(lab)
     group, _ = prerequisites.ensure_security_group(lab)
     refusals = []

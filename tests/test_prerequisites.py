@@ -72,6 +72,12 @@ def test_the_deploy_target_is_built_as_on_aws(lab):
     assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
 
 
+def test_the_agent_installer_is_told_its_region_before_it_runs():
+    script = prerequisites.user_data("eu-west-1").splitlines()
+    exported = script.index("export AWS_REGION=eu-west-1 AWS_DEFAULT_REGION=eu-west-1")
+    assert exported < script.index("./install auto")
+
+
 def test_a_prefix_that_cannot_name_resources_is_refused_before_anything_starts(tmp_path):
     for bad in ("Team7", "team_7", "-team", "team-", ""):
         with pytest.raises(lh.LabError, match="lowercase letters, digits and hyphens"):
