@@ -201,12 +201,12 @@ class _Findings:
 
 
 class _Scalar:
-    """A string, integer or boolean shape with its constraints."""
+    """A string, integer, boolean or timestamp shape with its constraints."""
 
     __slots__ = (
         "name",
         "kind",
-        "python_type",
+        "python_types",
         "min",
         "max",
         "regex",
@@ -219,7 +219,7 @@ class _Scalar:
     def __init__(self, name: str, spec: dict):
         self.name = name
         self.kind = spec["type"]
-        self.python_type = _PYTHON_TYPES.get(self.kind, str)
+        self.python_types = _PYTHON_TYPES.get(self.kind, (str,))
         self.min = spec.get("min")
         self.max = spec.get("max")
         self.pattern = spec.get("pattern")
@@ -242,7 +242,7 @@ class _Scalar:
         return tuple(texts)
 
     def is_type(self, value) -> bool:
-        return type(value) is self.python_type
+        return type(value) in self.python_types
 
     def is_valid(self, value) -> bool:
         """True when `value` (of the right type) meets every constraint; remembers valid values."""
@@ -281,7 +281,7 @@ class _Scalar:
             yield f"Member must satisfy enum value set: [{', '.join(self.enum)}]", _enum_hint(self, value)
 
     def check(self, value, at, findings: _Findings) -> None:
-        if type(value) is not self.python_type:
+        if type(value) not in self.python_types:
             findings.wrong_type(at, _EXPECTED[self.kind], value)
             return
         if self.kind == "boolean" or self.is_valid(value):
@@ -379,8 +379,20 @@ def _map_text(what: str, shape: _Scalar) -> str:
     return f"{what} must satisfy constraint: [{', '.join(shape.texts)}]"
 
 
-_EXPECTED = {"string": "a string", "integer": "an integer", "long": "an integer", "boolean": "a boolean"}
-_PYTHON_TYPES = {"string": str, "integer": int, "long": int, "boolean": bool}
+_EXPECTED = {
+    "string": "a string",
+    "integer": "an integer",
+    "long": "an integer",
+    "boolean": "a boolean",
+    "timestamp": "a number of seconds since the epoch",
+}
+_PYTHON_TYPES = {
+    "string": (str,),
+    "integer": (int,),
+    "long": (int,),
+    "boolean": (bool,),
+    "timestamp": (int, float),  # awsJson sends epoch seconds
+}
 KNOWN_GOOD_LIMIT = 4096
 
 

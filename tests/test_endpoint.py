@@ -69,12 +69,17 @@ def test_aws_cli_reaches_the_endpoint_through_local_env(endpoint, unique, tmp_pa
 
 def test_unimplemented_operation_is_a_clear_error_not_a_retried_500(endpoint):
     before = endpoint.layout.log_file.read_text().count('" 501 -')
-    result = endpoint.aws("deploy", "list-git-hub-account-token-names", check=False)
+    result = endpoint.aws(
+        "codepipeline", "acknowledge-third-party-job", "--job-id", "job", "--nonce", "1",
+        "--client-token", "token", check=False,
+    )  # fmt: skip
     assert result.returncode != 0
-    assert "(NotImplemented)" in result.stderr and "ListGitHubAccountTokenNames" in result.stderr
+    assert "(NotImplemented)" in result.stderr and "AcknowledgeThirdPartyJob" in result.stderr
     assert endpoint.layout.log_file.read_text().count('" 501 -') == before + 1, "the CLI retried"
     with pytest.raises(ClientError) as caught:
-        endpoint.client("codedeploy").list_git_hub_account_token_names()
+        endpoint.client("codepipeline").acknowledge_third_party_job(
+            jobId="job", nonce="1", clientToken="token"
+        )
     assert caught.value.response["Error"]["Code"] == "NotImplemented"
 
 

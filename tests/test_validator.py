@@ -593,3 +593,16 @@ def test_a_50_stage_by_10_action_pipeline_validates_fast():
         times.append(time.perf_counter() - start)
     # bench/validate.py measures the 10 ms target; the bound here leaves room for a busy test machine.
     assert statistics.median(times) < 0.03
+
+
+def test_timestamps_are_epoch_seconds_and_anything_else_is_named():
+    """PutJobSuccessResult's currentRevision.created: awsJson sends a number; a string is refused by name."""
+    revision = {"revision": "r1", "changeIdentifier": "c1"}
+    job = "0123abcd-0123-4567-89ab-0123456789ab"
+    for created in (1_700_000_000, 1_700_000_000.5, -1):
+        given = {"jobId": job, "currentRevision": {**revision, "created": created}}
+        assert validate_shape("PutJobSuccessResultInput", given) == []
+    [problem] = validate_shape(
+        "PutJobSuccessResultInput", {"jobId": job, "currentRevision": {**revision, "created": "yesterday"}}
+    )
+    assert problem.path == "currentRevision.created" and "seconds since the epoch" in problem.message
