@@ -13,6 +13,7 @@ from .runs import has_widget_frontend
 SUBMODULES = (
     "account_limits",
     "artifacts",
+    "change_detection",
     "cleanup",
     "exercises",
     "history",

@@ -297,7 +297,8 @@ def _connection(lab: Lab) -> _Item:
 
 
 def _plan(lab: Lab) -> list[_Item]:
-    """Everything the lab makes (07's additions included), each after whatever depends on it."""
+    """Everything the lab makes (07's additions included; on AWS the branch rule and its role come with 02's
+    pipeline), each after whatever depends on it."""
     names = lab.names
     projects = (names.build_project, names.test_project, names.lint_project)
     return [

@@ -8,6 +8,7 @@ print(lh.pipelines.wiring(decl))                # SourceOutput: Source/Source â†
 import json
 from pathlib import Path
 
+from labhelpers.change_detection import by_rule
 from labhelpers.errors import DeclarationError
 from labhelpers.lab import Names
 from labhelpers.validator import Problem, service_error, validate
@@ -31,8 +32,15 @@ DEFAULT_PREFIX = "awscicd"
 
 
 def article_pipeline(lab) -> dict:
-    """The article's three-stage V2 pipeline for `lab` (any object with account, region and prefix)."""
+    """The article's three-stage V2 pipeline for `lab` (any object with account, region and prefix).
+
+    Where the pipeline starts through the EventBridge rule (`change_detection.by_rule`: on AWS), its
+    source action says `PollForSourceChanges: "false"`, as the console's pipelines do; else it polls.
+    """
     names = Names(getattr(lab, "prefix", None) or DEFAULT_PREFIX, str(lab.account), lab.region)
+    source = {"RepositoryName": names.repository, "BranchName": "main"}
+    if by_rule(lab):
+        source["PollForSourceChanges"] = "false"
     return {
         "pipeline": {
             "name": names.pipeline,
@@ -45,7 +53,7 @@ def article_pipeline(lab) -> dict:
                     _action(
                         "Source",
                         ("Source", "CodeCommit"),
-                        {"RepositoryName": names.repository, "BranchName": "main"},
+                        source,
                         outputs=["SourceOutput"],
                     ),
                 ),

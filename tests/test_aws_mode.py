@@ -16,7 +16,7 @@ from moto import mock_aws
 from moto.codebuild import responses as codebuild_responses
 
 import labhelpers as lh
-from labhelpers import cleanup, pipelines, prerequisites, propagation, roles, runs
+from labhelpers import change_detection, cleanup, pipelines, prerequisites, propagation, roles, runs
 from labhelpers.lab import _restore_environ
 
 ACCOUNT = "111122223333"
@@ -262,9 +262,8 @@ def test_cleanup_on_aws_removes_everything_including_every_object_version(lab, m
         stubber.deactivate()
     names = lab.names
     lab.client("codecommit").create_repository(repositoryName=names.repository)  # stubbed above, real now
-    declaration = pipelines.article_pipeline(lab)
-    roles.ensure_pipeline_role(lab, declaration)
-    lab.client("codepipeline").create_pipeline(**declaration)
+    create_article_pipeline(lab)
+    change_detection.ensure_rule(lab)
     s3 = lab.client("s3")
     for body in (b"first", b"second"):
         s3.put_object(Bucket=names.bucket, Key="awscicd-pipeline/SourceOutp/abc1234", Body=body)
@@ -276,8 +275,9 @@ def test_cleanup_on_aws_removes_everything_including_every_object_version(lab, m
     with redirect_stdout(printed):
         report = cleanup.run(lab)
     made = report[report.status == "deleted"]
-    assert set(report.status) == {"deleted", "absent"}, report  # 07's additions were never made here
-    assert len(made) == 14, report
+    assert set(report.status) == {"deleted", "absent"}, report  # 07's other additions were never made here
+    assert len(made) == 16, report
+    assert report.detail[report.name == names.branch_rule].item() == "1 target(s) removed first"
     assert report.detail[report.name == names.bucket].item() == "2 object versions, 1 delete markers"
     assert "terminated" in report.detail[report.resource == "EC2 instance (deploy target)"].item()
     assert "detached AmazonSSMManagedInstanceCore" in report.detail[report.name == names.instance_role].item()
@@ -286,6 +286,72 @@ def test_cleanup_on_aws_removes_everything_including_every_object_version(lab, m
     )
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == []
     assert lab.client("iam").list_roles()["Roles"] == []
+    assert lab.client("events").list_rules()["Rules"] == []
     with redirect_stdout(io.StringIO()):
         assert set(cleanup.run(lab).status) == {"absent"}
     codedeploy.assert_no_pending_responses()
+
+
+def create_article_pipeline(lab) -> dict:
+    """02's steps on AWS: the pipeline's role, then the pipeline (its repository must exist)."""
+    declaration = pipelines.article_pipeline(lab)
+    roles.ensure_pipeline_role(lab, declaration)
+    lab.client("codepipeline").create_pipeline(**declaration)
+    return declaration
+
+
+def test_on_aws_the_article_pipeline_starts_through_the_consoles_eventbridge_rule(lab):
+    names = lab.names
+    repository_arn = lab.client("codecommit").create_repository(repositoryName=names.repository)[
+        "repositoryMetadata"
+    ]["Arn"]
+    create_article_pipeline(lab)
+    pipeline_arn = f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{names.pipeline}"
+
+    rule_arn = change_detection.ensure_rule(lab)
+    assert change_detection.ensure_rule(lab) == rule_arn  # again: nothing doubles
+
+    source = lab.client("codepipeline").get_pipeline(name=names.pipeline)["pipeline"]["stages"][0]
+    assert source["actions"][0]["configuration"]["PollForSourceChanges"] == "false"
+    events = lab.client("events")
+    rule = events.describe_rule(Name=names.branch_rule)
+    assert (rule["Arn"], rule["State"], rule["EventBusName"]) == (rule_arn, "ENABLED", "default")
+    assert rule_arn == f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{names.branch_rule}"
+    assert json.loads(rule["EventPattern"]) == {
+        "source": ["aws.codecommit"],
+        "detail-type": ["CodeCommit Repository State Change"],
+        "resources": [repository_arn],
+        "detail": {
+            "event": ["referenceCreated", "referenceUpdated"],
+            "referenceType": ["branch"],
+            "referenceName": ["main"],
+        },
+    }
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/{names.events_role}"
+    targets = events.list_targets_by_rule(Rule=names.branch_rule)["Targets"]
+    assert targets == [{"Id": "codepipeline", "Arn": pipeline_arn, "RoleArn": role_arn}]
+    iam = lab.client("iam")
+    trust = iam.get_role(RoleName=names.events_role)["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "events.amazonaws.com"}
+    assert iam.list_role_policies(RoleName=names.events_role)["PolicyNames"] == ["start-pipeline"]
+    permission = iam.get_role_policy(RoleName=names.events_role, PolicyName="start-pipeline")
+    assert permission["PolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Action": "codepipeline:StartPipelineExecution", "Resource": pipeline_arn}
+    ]
+
+
+def test_the_rule_before_its_pipeline_is_a_lab_error_saying_to_create_the_pipeline(lab):
+    with pytest.raises(lh.LabError, match="does not exist yet.*notebook 02"):
+        change_detection.ensure_rule(lab)
+    assert lab.client("events").list_rules()["Rules"] == []
+
+
+def test_a_target_eventbridge_refuses_is_a_lab_error_with_its_reason(lab):
+    lab.client("codecommit").create_repository(repositoryName=lab.names.repository)
+    create_article_pipeline(lab)
+    refused = {"TargetId": "codepipeline", "ErrorCode": "ValidationException", "ErrorMessage": "no"}
+    with Stubber(lab.client("events")) as stubber:
+        stubber.add_response("put_rule", {"RuleArn": "arn:aws:events:ap-southeast-1:111122223333:rule/r"})
+        stubber.add_response("put_targets", {"FailedEntryCount": 1, "FailedEntries": [refused]})
+        with pytest.raises(lh.LabError, match="refused the pipeline as the target.*ValidationException: no"):
+            change_detection.ensure_rule(lab)

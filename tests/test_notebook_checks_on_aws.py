@@ -2,14 +2,18 @@
 run on its own with LAB_BACKEND=aws under moto in-process, the AWS answer it checks given by Stubber. On AWS a
 check asserts only what AWS documents."""
 
+import copy
+import json
+
 import nbformat
+import pandas as pd
 import pytest
 import test_aws_mode
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from notebook_kit import NOTEBOOKS
 
-from labhelpers import pipelines
+from labhelpers import change_detection, pipelines, roles
 
 
 @pytest.fixture
@@ -54,3 +58,72 @@ def test_on_aws_02_checks_that_the_refusal_names_the_artifact_whatever_its_code(
     run_refusal_check(lab, "ValidationException", "Input artifact SourceOutpt is not an output of any action")
     with pytest.raises(AssertionError, match="structure is not valid"):  # it shows the answer it got
         run_refusal_check(lab, predicted, "The pipeline structure is not valid")
+
+
+def run_cell(notebook: str, cell_id: str, namespace: dict) -> dict:
+    exec(cell_source(notebook, cell_id), namespace)  # noqa: S102  (the notebook's cell)
+    return namespace
+
+
+def created_pipeline(lab) -> dict:
+    """What 02 has made on AWS by the time it looks at change detection: the repository and the pipeline."""
+    lab.client("codecommit").create_repository(repositoryName=lab.names.repository)
+    test_aws_mode.create_article_pipeline(lab)
+    return lab.client("codepipeline").get_pipeline(name=lab.names.pipeline)["pipeline"]
+
+
+def test_on_aws_02_puts_the_consoles_rule_for_the_pipeline_it_created(lab, capsys):
+    namespace = {"lab": lab, "names": lab.names, "change_detection": change_detection}
+    run_cell("02_pipeline_json.ipynb", "9c3d51b6", {**namespace, "created": created_pipeline(lab)})
+    rule_arn = lab.client("events").describe_rule(Name=lab.names.branch_rule)["Arn"]
+    assert f"through the EventBridge rule {rule_arn}" in capsys.readouterr().out
+    assert len(lab.client("events").list_targets_by_rule(Rule=lab.names.branch_rule)["Targets"]) == 1
+
+
+def pushed_by(trigger_type: str, trigger_detail: str) -> pd.DataFrame:
+    return pd.DataFrame({"trigger_type": [trigger_type], "trigger_detail": [trigger_detail]}, dtype="string")
+
+
+def test_on_aws_05_takes_a_push_run_only_from_the_rule_02_put(lab):
+    created_pipeline(lab)
+    rule_arn = change_detection.ensure_rule(lab)
+    namespace = {"lab": lab, "names": lab.names, "change_detection": change_detection}
+    run_cell(
+        "05_trigger_on_push.ipynb", "c029", {**namespace, "pushed": pushed_by("CloudWatchEvent", rule_arn)}
+    )
+    for trigger in (("PollForSourceChanges", "Source"), ("CloudWatchEvent", f"{rule_arn}-other")):
+        with pytest.raises(AssertionError, match=trigger[0]):  # it shows the trigger it got
+            run_cell("05_trigger_on_push.ipynb", "c029", {**namespace, "pushed": pushed_by(*trigger)})
+
+
+def test_on_aws_07s_branch_rule_is_the_one_02_put_so_a_push_to_main_still_starts_one_run(lab):
+    created = created_pipeline(lab)
+    rule_arn = change_detection.ensure_rule(lab)
+    namespace = {
+        "lab": lab,
+        "names": lab.names,
+        "json": json,
+        "copy": copy,
+        "roles": roles,
+        "iam": lab.client("iam"),
+        "codepipeline": lab.client("codepipeline"),
+        "extra": {"EventBridge rule": lab.names.branch_rule, "EventBridge role": lab.names.events_role},
+        "tested": {"pipeline": created},
+    }
+    for cell_id in ("c042", "c044", "c048"):  # 07's role, rule and target, then polling off
+        run_cell("07_production_ready.ipynb", cell_id, namespace)
+    events, iam = lab.client("events"), lab.client("iam")
+    assert namespace["rule_arn"] == rule_arn
+    assert [rule["Name"] for rule in events.list_rules()["Rules"]] == [lab.names.branch_rule]
+    targets = events.list_targets_by_rule(Rule=lab.names.branch_rule)["Targets"]
+    assert [(target["Id"], target["RoleArn"]) for target in targets] == [
+        ("codepipeline", namespace["events_role_arn"])
+    ]
+    assert iam.list_role_policies(RoleName=lab.names.events_role)["PolicyNames"] == [
+        change_detection.POLICY_NAME
+    ]
+    assert (
+        json.loads(events.describe_rule(Name=lab.names.branch_rule)["EventPattern"]) == namespace["main_only"]
+    )
+    source = lab.client("codepipeline").get_pipeline(name=lab.names.pipeline)["pipeline"]["stages"][0]
+    assert source["actions"][0]["configuration"]["PollForSourceChanges"] == "false"

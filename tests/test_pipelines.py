@@ -119,3 +119,14 @@ def test_check_rejects_what_is_not_a_declaration():
 def test_validate_and_wiring_are_the_shared_ones():
     assert validate is validator.validate
     assert wiring is wiring_module.wiring
+
+
+def test_on_aws_the_source_does_not_poll_the_rule_starts_the_pipeline_locally_it_polls():
+    local, aws = (article_pipeline(lab(backend=backend))["pipeline"] for backend in ("local", "aws"))
+    assert "PollForSourceChanges" not in local["stages"][0]["actions"][0]["configuration"]
+    assert aws["stages"][0]["actions"][0]["configuration"] == {
+        "RepositoryName": "awscicd-demo-app",
+        "BranchName": "main",
+        "PollForSourceChanges": "false",
+    }
+    assert validate({"pipeline": aws}) == []
