@@ -225,7 +225,7 @@ def test_codedeploy_applications_and_groups_are_read(aws):
     assert application == {
         "applicationId": deploy.get_application(applicationName="app")["application"]["applicationId"],
         "applicationName": "app",
-        "createTime": pytest.approx(created, abs=0.001),
+        "createTime": pytest.approx(created, abs=0.002),  # each side rounds to the millisecond
         "computePlatform": "Server",
     }
     assert "computePlatform" not in motoapi.codedeploy_application(account, REGION, "plain")
