@@ -23,6 +23,7 @@ SUBMODULES = (
     "propagation",
     "roles",
     "runs",
+    "source",
     "widgets",
 )
 __all__ = [

@@ -6,6 +6,9 @@
   else each push would start two runs. AWS recommends the rule, and turns polling off for pipelines idle
   for 30 days.
 * Locally the source action polls: the endpoint hears of a push as it lands. 07 builds the rule by hand.
+* A connection source (`lab.source == "connection"`) needs neither: GitHub tells CodePipeline of each
+  push through the connection, and the run's trigger is `Webhook` (`WebhookV2` where a V2 trigger
+  filtered the push).
 
 The rule and its role are the lab's one branch rule (`names.branch_rule`, `names.events_role`), which 07
 builds too: on AWS 07 puts the same rule again, so a push to main still starts exactly one run.
@@ -26,8 +29,21 @@ RULE_DESCRIPTION = "Start the lab's pipeline on pushes to main"
 
 
 def by_rule(lab) -> bool:
-    """True where the article's pipeline starts through the EventBridge rule (AWS); False where it polls."""
-    return getattr(lab, "backend", "local") == "aws"
+    """True where the article's pipeline starts through the EventBridge rule (CodeCommit on AWS); False where
+    it polls (locally), or where its source is a connection (the provider tells CodePipeline of pushes)."""
+    return getattr(lab, "backend", "local") == "aws" and getattr(lab, "source", "codecommit") == "codecommit"
+
+
+def started_by_push(lab: Lab, trigger_type: str, trigger_detail: str) -> bool:
+    """True if a run with this trigger was started by a push, the way the lab's pipeline hears of pushes:
+    a connection source's webhook (locally its detail is the connection); 02's rule (its ARN the detail)
+    for CodeCommit on AWS; locally polling, or 07's rule once 07 has run."""
+    if getattr(lab, "source", "codecommit") == "connection":
+        return trigger_type in ("Webhook", "WebhookV2")
+    if not by_rule(lab):
+        return trigger_type in ("PollForSourceChanges", "CloudWatchEvent")
+    rule_arn = lab.client("events").describe_rule(Name=lab.names.branch_rule)["Arn"]
+    return (trigger_type, trigger_detail) == ("CloudWatchEvent", rule_arn)
 
 
 def branch_pattern(repository_arn: str, branch: str = "main") -> dict:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 from botocore.exceptions import ClientError
 
+from . import source
 from .errors import LabError
 from .lab import Lab
 
@@ -278,22 +279,14 @@ def _branch_rule(lab: Lab) -> _Item:
 
 
 def _connection(lab: Lab) -> _Item:
-    connections, name = lab.client("codeconnections"), lab.names.connection
-
-    def find():
-        found, token = [], {}
-        while True:  # botocore has no paginator for ListConnections
-            page = connections.list_connections(MaxResults=100, **token)
-            found += [c["ConnectionArn"] for c in page["Connections"] if c["ConnectionName"] == name]
-            if not page.get("NextToken"):
-                return found
-            token = {"NextToken": page["NextToken"]}
+    connections = lab.client("codeconnections")
 
     def delete(found):
         for arn in found:
             connections.delete_connection(ConnectionArn=arn)
 
-    return _Item("CodeConnections connection", name, find, delete)
+    name = lab.names.connection
+    return _Item("CodeConnections connection", name, lambda: source.connection_arns(lab), delete)
 
 
 def _plan(lab: Lab) -> list[_Item]:

@@ -91,15 +91,22 @@ def _logs(args):
 def _configure(args):
     from .lab import configure, settings
 
-    if args.prefix is None and args.backend is None and args.pace is None:
+    given = {key: getattr(args, key) for key in ("prefix", "backend", "pace", "source", "repository")}
+    if all(value is None for value in given.values()):
         chosen = settings(args.home)
     else:
-        chosen = configure(prefix=args.prefix, backend=args.backend, pace=args.pace, home=args.home)
+        chosen = configure(**given, home=args.home)
     home = config.home(args.home)
-    print(f"prefix    {chosen.get('prefix', 'awscicd (the default)')}")
-    print(f"backend   {chosen.get('backend', 'local (the default)')}")
-    print(f"pace      {chosen.get('pace', 'teach (the default)')}")
-    print(f"stored in {config.Layout(home).settings}; LAB_PREFIX, LAB_BACKEND and LAB_PACE override them")
+    print(f"prefix     {chosen.get('prefix', 'awscicd (the default)')}")
+    print(f"backend    {chosen.get('backend', 'local (the default)')}")
+    print(f"pace       {chosen.get('pace', 'teach (the default)')}")
+    print(f"source     {chosen.get('source', 'codecommit (the default)')}")
+    if "repository" in chosen:
+        print(f"repository {chosen['repository']}")
+    print(
+        f"stored in {config.Layout(home).settings}; LAB_PREFIX, LAB_BACKEND, LAB_PACE, LAB_SOURCE and "
+        "LAB_SOURCE_REPOSITORY override them"
+    )
 
 
 def _git_credential(args):
@@ -125,6 +132,12 @@ def parser() -> argparse.ArgumentParser:
         choices=config.PACES,
         help="how the local endpoint runs pipelines: teach (default: each step held to watch) or fast",
     )
+    settings.add_argument(
+        "--source",
+        choices=["codecommit", "connection"],
+        help="where the pipeline takes its code: codecommit (default) or a GitHub repository by connection",
+    )
+    settings.add_argument("--repository", help="the connection source's GitHub repository, owner/name")
     settings.add_argument("--home", help="state folder (default: $LABHELPERS_HOME or ~/.labhelpers)")
     helper = groups.add_parser("git-credential", help="git's credential helper for the local endpoint")
     helper.set_defaults(handler=_git_credential)

@@ -4,7 +4,7 @@ import json
 import os
 import re
 import sysconfig
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import boto3
 from botocore.config import Config
@@ -15,6 +15,8 @@ from .errors import LabError
 from .local import config, process
 
 BACKENDS = ("local", "aws")
+SOURCES = ("codecommit", "connection")  # where the article's pipeline takes its code from
+REPOSITORY_ID = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 # The local endpoint answers at once or not at all: one retry covers a dropped connection, more would
 # only hide a real error.
 LOCAL_CLIENT_CONFIG = Config(
@@ -158,10 +160,14 @@ class Lab:
     endpoint_url: str | None = None
     home: str | None = None  # the local endpoint's state folder
     pace: str = config.DEFAULT_PACE  # local: teach or fast (connect's pace); on AWS, "aws": AWS's own
+    source: str = "codecommit"  # or "connection": a GitHub repository through CodeConnections
+    repository_id: str | None = None  # the connection source's GitHub "owner/name" (AWS)
     _clients: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         check_prefix(self.prefix, self.account, self.region)
+        if self.source == "connection" and self.is_local:  # the endpoint serves "owner/name" from `name`
+            self.repository_id = f"lab-learner/{self.names.repository}"
 
     @property
     def names(self) -> Names:
@@ -185,14 +191,16 @@ class Lab:
         return self._clients[service]
 
     def banner(self) -> str:
+        connection = self.source == "connection"
+        source = f" Source: GitHub {self.repository_id} through a connection." if connection else ""
         if self.is_local:
             return (
                 f"labhelpers: local backend at {self.endpoint_url} — account {self.account}, "
-                f"region {self.region}, pace {self.pace}; nothing reaches AWS."
+                f"region {self.region}, pace {self.pace}; nothing reaches AWS.{source}"
             )
         return (
             f"labhelpers: AWS backend — account {self.account}, region {self.region}. "
-            "Real resources cost money; run the cleanup notebook when you are done."
+            f"Real resources cost money; run the cleanup notebook when you are done.{source}"
         )
 
 
@@ -248,10 +256,16 @@ def configure(
     prefix: str | None = None,
     backend: str | None = None,
     pace: str | None = None,
+    source: str | None = None,
+    repository: str | None = None,
     home: str | None = None,
 ) -> dict:
     """Store the class's settings once for every notebook (`labhelpers configure --prefix alice`)."""
     chosen = {**settings(home)}
+    if source is not None:
+        chosen["source"] = _source_name(source)
+    if repository is not None:
+        chosen["repository"] = _repository_id(repository)
     if prefix is not None:
         chosen["prefix"] = check_prefix(prefix, config.ACCOUNT, config.REGION)
     if backend is not None:
@@ -271,6 +285,25 @@ def _backend_name(backend: str) -> str:
     return name
 
 
+def _source_name(source: str) -> str:
+    name = source.strip().lower()
+    if name not in SOURCES:
+        raise LabError(
+            f"unknown source {source!r}: use 'codecommit' (the article's) or 'connection' (a GitHub "
+            "repository through CodeConnections, for accounts without CodeCommit)"
+        )
+    return name
+
+
+def _repository_id(repository: str) -> str:
+    if not REPOSITORY_ID.fullmatch(repository):
+        raise LabError(
+            f"the repository {repository!r} is not a GitHub repository id: write it as owner/name, "
+            "e.g. your-user/awscicd-app"
+        )
+    return repository
+
+
 def _pace_name(pace: str) -> str:
     name = pace.strip().lower() if isinstance(pace, str) else pace
     if name not in config.PACES:
@@ -288,6 +321,8 @@ def connect(
     region: str | None = None,
     prefix: str | None = None,
     pace: str | None = None,
+    source: str | None = None,
+    repository: str | None = None,
     home: str | None = None,
     quiet: bool = False,
 ) -> Lab:
@@ -302,6 +337,11 @@ def connect(
     event a moment so you can watch a run; `fast` never holds. It is the endpoint's, shared by every kernel
     of the state folder: the last connect() sets it. On AWS the pace is AWS's own (`lab.pace == "aws"`).
 
+    `source` (LAB_SOURCE) is where the pipeline takes its code from: `codecommit` (the article's, default)
+    or `connection`, a GitHub repository `repository="owner/name"` (LAB_SOURCE_REPOSITORY) reached through
+    a CodeConnections connection, for AWS accounts that may no longer create CodeCommit repositories.
+    Locally a connection source serves the lab's own repository, as GitHub would.
+
     Examples
     --------
     >>> lab = connect()                      # doctest: +SKIP
@@ -312,11 +352,22 @@ def connect(
     if prefix is None:  # "" is a prefix too, and refused as one
         prefix = os.environ.get("LAB_PREFIX") or stored.get("prefix") or DEFAULT_PREFIX
     pace = _pace_name(pace or os.environ.get("LAB_PACE") or stored.get("pace") or config.DEFAULT_PACE)
+    source = _source_name(source or os.environ.get("LAB_SOURCE") or stored.get("source") or "codecommit")
+    repository = repository or os.environ.get("LAB_SOURCE_REPOSITORY") or stored.get("repository")
+    if repository is not None:
+        _repository_id(repository)
+    if backend == "aws" and source == "connection" and repository is None:
+        raise LabError(
+            "a connection source on AWS takes its code from your own GitHub repository: name it, as "
+            "connect(source='connection', repository='your-user/awscicd-app'), LAB_SOURCE_REPOSITORY or "
+            "`labhelpers configure --source connection --repository your-user/awscicd-app`"
+        )
     lab = (
         _connect_local(region, prefix, pace, home)
         if backend == "local"
         else _connect_aws(profile, region, prefix)
     )
+    lab = replace(lab, source=source, repository_id=repository)
     if not quiet:
         print(lab.banner())
     return lab

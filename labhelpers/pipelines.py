@@ -8,6 +8,7 @@ print(lh.pipelines.wiring(decl))                # SourceOutput: Source/Source â†
 import json
 from pathlib import Path
 
+from labhelpers import source
 from labhelpers.change_detection import by_rule
 from labhelpers.errors import DeclarationError
 from labhelpers.lab import Names
@@ -34,13 +35,19 @@ DEFAULT_PREFIX = "awscicd"
 def article_pipeline(lab) -> dict:
     """The article's three-stage V2 pipeline for `lab` (any object with account, region and prefix).
 
-    Where the pipeline starts through the EventBridge rule (`change_detection.by_rule`: on AWS), its
-    source action says `PollForSourceChanges: "false"`, as the console's pipelines do; else it polls.
+    Where the pipeline starts through the EventBridge rule (`change_detection.by_rule`: CodeCommit on AWS),
+    its source action says `PollForSourceChanges: "false"`, as the console's pipelines do; else it polls.
+    With `lab.source == "connection"` the source is the lab's GitHub connection (`source.action`; the
+    connection is made first if missing).
     """
     names = Names(getattr(lab, "prefix", None) or DEFAULT_PREFIX, str(lab.account), lab.region)
-    source = {"RepositoryName": names.repository, "BranchName": "main"}
+    provider, configuration = (
+        source.action(lab)
+        if getattr(lab, "source", "codecommit") == "connection"
+        else ("CodeCommit", {"RepositoryName": names.repository, "BranchName": "main"})
+    )
     if by_rule(lab):
-        source["PollForSourceChanges"] = "false"
+        configuration["PollForSourceChanges"] = "false"
     return {
         "pipeline": {
             "name": names.pipeline,
@@ -52,8 +59,8 @@ def article_pipeline(lab) -> dict:
                     "Source",
                     _action(
                         "Source",
-                        ("Source", "CodeCommit"),
-                        source,
+                        ("Source", provider),
+                        configuration,
                         outputs=["SourceOutput"],
                     ),
                 ),

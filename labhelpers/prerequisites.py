@@ -11,15 +11,17 @@ from importlib import resources
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from . import account_limits
+from . import account_limits, source
 from .errors import LabError
 from .lab import Lab
+from .local import config
 from .propagation import until_usable
 from .roles import trust_policy
 
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 BUILD_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 COLUMNS = ["resource", "name", "status"]
+READY = ("created", "existed", "filled with the demo app")  # the statuses of a resource the pipeline can use
 INSTANCE_POLICIES = [
     "arn:aws:iam::aws:policy/service-role/AmazonEC2RoleforAWSCodeDeploy",
     "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
@@ -93,12 +95,48 @@ def ensure_repository(lab: Lab) -> str:
             repositoryName=name,
             branchName="main",
             putFiles=files,
-            commitMessage="The demo app: page, buildspec, appspec and scripts",
+            commitMessage=source.DEMO_APP_COMMIT,
             authorName="labhelpers",
             email="lab@example.com",
         )
         status = "created" if status == "created" else "filled with the demo app"
     return status
+
+
+def ensure_source(lab: Lab) -> list[tuple[str, str, str]]:
+    """Where the pipeline's code comes from (`lab.source`): the CodeCommit repository with the demo app; or
+    the GitHub connection and the learner's GitHub repository, with what to do in the console and in git
+    while either is not ready. Locally a connection serves the lab's CodeCommit repository."""
+    names = lab.names
+    rows = []
+    if lab.source == "codecommit" or lab.is_local:
+        rows.append(("CodeCommit repository", names.repository, ensure_repository(lab)))
+    if lab.source == "codecommit":
+        return rows
+    connection, status = source.ensure_connection(lab)
+    if connection["ConnectionStatus"] != "AVAILABLE":
+        print(source.handshake(lab, connection))
+        status = f"{connection['ConnectionStatus']}: finish its handshake (printed above)"
+    rows.append(("CodeConnections connection (GitHub)", names.connection, status))
+    if not lab.is_local:
+        rows.append(("GitHub repository", lab.repository_id, _github_repository(lab)))
+    return rows
+
+
+def _github_repository(lab: Lab) -> str:
+    """ "existed" once the learner's repository has a branch main; until then the demo app waits in a local
+    git repository, and how to push it is printed."""
+    url = source.clone_url(lab)
+    if source.has_main(url):
+        return "existed"
+    folder = source.commit_demo_app(config.home() / f"demo-app-{lab.prefix}", demo_app_files())
+    print(
+        f"The demo app is committed in {folder}. Create the repository {lab.repository_id} on GitHub, "
+        "empty (no README), then push the demo app to it from a terminal where git can sign in to GitHub:\n"
+        f"  git -C {folder} push {url} main\n"
+        "Then run prerequisites.ensure(lab) again."
+    )
+    return "no branch main: push the demo app (printed above)"
 
 
 def _ensure_role(
@@ -446,7 +484,8 @@ def ensure_target(lab: Lab) -> list[tuple[str, str, str]]:
 
 
 def ensure(lab: Lab, *, instance: bool = False) -> pd.DataFrame:
-    """Create or reuse everything the pipeline needs before it can be created; say what existed.
+    """Create or reuse everything the pipeline needs before it can be created; say what existed. A status
+    not in READY says what to do, and is printed at length.
 
     Locally the deploy target is always made (it costs nothing). On AWS a cost notice comes first, and the
     billable t3.micro deploy target only with `instance=True`.
@@ -460,10 +499,7 @@ def ensure(lab: Lab, *, instance: bool = False) -> pd.DataFrame:
     if not lab.is_local:
         print(cost_notice(lab, instance=with_instance))
     names = lab.names
-    rows = [
-        ("S3 bucket (versioned)", names.bucket, ensure_bucket(lab)),
-        ("CodeCommit repository", names.repository, ensure_repository(lab)),
-    ]
+    rows = [("S3 bucket (versioned)", names.bucket, ensure_bucket(lab)), *ensure_source(lab)]
     rows += ensure_build_project(lab)
     rows += ensure_deployment(lab)
     if with_instance:
