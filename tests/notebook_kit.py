@@ -54,13 +54,14 @@ def lab_kernel_path() -> Path:
 
 
 @contextmanager
-def lab_environment(home: Path):
+def lab_environment(home: Path, **settings: str):
     """The environment a kernel inherits: the lab's state folder, the local backend at fast pace (connect()
-    in a notebook records it for the endpoint), the lab's kernel."""
+    in a notebook records it for the endpoint), the lab's kernel; `settings` add LAB_* variables."""
     saved = dict(os.environ)
     os.environ.update(
         LABHELPERS_HOME=str(home), LAB_BACKEND="local", LAB_PACE="fast", JUPYTER_PATH=str(lab_kernel_path())
     )
+    os.environ.update(settings)
     try:
         yield
     finally:
@@ -68,9 +69,10 @@ def lab_environment(home: Path):
         os.environ.update(saved)
 
 
-def execute(path: Path, home: Path, *, allow_errors: bool = False) -> nbformat.NotebookNode:
+def execute(path: Path, home: Path, *, allow_errors: bool = False, **settings: str) -> nbformat.NotebookNode:
     """Execute a notebook in its folder with the lab pointed at `home`; raises CellExecutionError on failure,
-    unless `allow_errors` (then every cell runs and errors stay in the outputs).
+    unless `allow_errors` (then every cell runs and errors stay in the outputs). `settings` are LAB_*
+    variables of the kernel's environment, e.g. LAB_SOURCE="connection".
 
     Cells tagged `raises-exception` may fail, as they teach an error. Nothing is written back to disk."""
     notebook = nbformat.read(path, as_version=4)
@@ -81,6 +83,6 @@ def execute(path: Path, home: Path, *, allow_errors: bool = False) -> nbformat.N
         allow_errors=allow_errors,
         resources={"metadata": {"path": str(path.parent)}},
     )
-    with lab_environment(home):
+    with lab_environment(home, **settings):
         client.execute()
     return notebook
