@@ -122,7 +122,8 @@ def repository_error(region: str, name: str, refusal: ClientError) -> AccountLim
         f"{error.get('Message', '')}). AWS has closed CodeCommit to new customers: an account (and its "
         "organization) that never had a repository cannot create one. Two ways on: run the lab on the local "
         "backend, which needs no AWS account (connect('local'), or unset LAB_BACKEND); or take the source "
-        "from GitHub or GitLab through a connection, as 07_production_ready shows in '4. A V2 trigger on a "
-        "connection source' (a CodeStarSourceConnection source action, once you have accepted the "
-        "connection's handshake in the console)."
+        "from a GitHub repository of your own through a connection: `labhelpers configure --source "
+        "connection --repository your-user/awscicd-app`, then run 00_start_here again from the top "
+        "(connect() reads the setting): it makes the connection and says how to finish its handshake in the "
+        "console and push the demo app."
     )

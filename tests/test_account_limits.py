@@ -161,7 +161,8 @@ def test_a_refused_repository_is_a_lab_error_with_the_ways_on(lab):
     assert message.startswith(f"CodeCommit refused to create the repository {name} in {REGION} ")
     assert "OperationNotAllowedException: CreateRepository request is not allowed" in message
     assert "closed CodeCommit to new customers" in message
-    assert "connect('local')" in message and "07_production_ready" in message and "connection" in message
+    assert "connect('local')" in message
+    assert "labhelpers configure --source connection --repository your-user/awscicd-app" in message
     assert refused.value.__cause__.response["Error"]["Code"] == "OperationNotAllowedException"
     stubber.assert_no_pending_responses()
 

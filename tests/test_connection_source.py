@@ -1,0 +1,184 @@
+"""The connection source (`lab.source == "connection"`), for AWS accounts that may no longer create CodeCommit
+repositories: chosen once like the prefix, the pipeline's source is the learner's GitHub repository through
+the lab's CodeConnections connection. On AWS (moto in-process; CodeConnections, which moto lacks, answered
+by Stubber as AWS documents) the lab never calls CodeCommit, explains the console handshake and the push of
+the demo app, and reports both until they are done. The local route runs whole in test_notebooks."""
+
+import io
+import subprocess
+from contextlib import redirect_stdout
+
+import pytest
+import test_aws_mode
+from botocore.stub import Stubber
+from conftest import BIN
+
+import labhelpers as lh
+from labhelpers import change_detection, cleanup, pipelines, prerequisites, roles, source
+
+REPOSITORY = "learner-7/awscicd-app"
+CONNECTION_ARN = f"arn:aws:codeconnections:{test_aws_mode.REGION}:{test_aws_mode.ACCOUNT}:connection/0f1e"
+
+
+@pytest.fixture
+def lab(monkeypatch, tmp_path):
+    """test_aws_mode's AWS route under moto, with a connection source; GitHub is a folder of bare
+    repositories, and the state folder (where the demo app waits to be pushed) is the test's."""
+    monkeypatch.setenv("LAB_SOURCE", "connection")
+    monkeypatch.setenv("LAB_SOURCE_REPOSITORY", REPOSITORY)
+    monkeypatch.setenv("LABHELPERS_HOME", str(tmp_path / "state"))
+    github = tmp_path / "github"
+    monkeypatch.setattr(source, "GITHUB", github.as_uri())
+    yield from test_aws_mode.lab.__wrapped__(monkeypatch, tmp_path)
+
+
+def connection(lab, status: str) -> dict:
+    return {
+        "ConnectionName": lab.names.connection,
+        "ConnectionArn": CONNECTION_ARN,
+        "ProviderType": "GitHub",
+        "ConnectionStatus": status,
+    }
+
+
+def stub_connections(lab, *answers: tuple[str, str]) -> Stubber:
+    """CodeConnections as AWS answers ensure_connection() each time: ("absent" | "listed", status)."""
+    stubber = Stubber(lab.client("codeconnections"))
+    for found, status in answers:
+        listed = [connection(lab, status)] if found == "listed" else []
+        stubber.add_response("list_connections", {"Connections": listed}, {"MaxResults": 100})
+        if found == "absent":
+            stubber.add_response(
+                "create_connection",
+                {"ConnectionArn": CONNECTION_ARN},
+                {"ProviderType": "GitHub", "ConnectionName": lab.names.connection},
+            )
+        stubber.add_response(
+            "get_connection", {"Connection": connection(lab, status)}, {"ConnectionArn": CONNECTION_ARN}
+        )
+    stubber.activate()
+    return stubber
+
+
+def no_codecommit(lab) -> Stubber:
+    """A CodeCommit that fails the test on any call: the account may have none."""
+    stubber = Stubber(lab.client("codecommit"))
+    stubber.activate()
+    return stubber
+
+
+def ensure(lab) -> tuple[dict, str]:
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        made = prerequisites.ensure(lab)
+    return made.set_index("resource")["status"].to_dict(), printed.getvalue()
+
+
+def test_a_connection_source_on_aws_must_name_the_learners_repository(monkeypatch, tmp_path):
+    monkeypatch.setenv("LAB_SOURCE", "connection")
+    with pytest.raises(lh.LabError, match="--source connection --repository your-user/awscicd-app"):
+        next(test_aws_mode.lab.__wrapped__(monkeypatch, tmp_path))
+    monkeypatch.setenv("LAB_SOURCE_REPOSITORY", "no-owner")
+    with pytest.raises(lh.LabError, match="write it as owner/name"):
+        next(test_aws_mode.lab.__wrapped__(monkeypatch, tmp_path))
+    monkeypatch.setenv("LAB_SOURCE", "github")
+    with pytest.raises(lh.LabError, match="'codecommit'.*'connection'"):
+        next(test_aws_mode.lab.__wrapped__(monkeypatch, tmp_path))
+
+
+def test_on_aws_prerequisites_explain_the_handshake_and_the_push_until_both_are_done(lab, tmp_path):
+    assert lab.banner().endswith(f"Source: GitHub {REPOSITORY} through a connection.")
+    codecommit = no_codecommit(lab)
+    connections = stub_connections(lab, ("absent", "PENDING"), ("listed", "AVAILABLE"))
+    statuses, printed = ensure(lab)
+    connection_row = "CodeConnections connection (GitHub)"
+    assert statuses[connection_row] == "PENDING: finish its handshake (printed above)"
+    assert statuses["GitHub repository"] == "no branch main: push the demo app (printed above)"
+    assert "CodeCommit repository" not in statuses
+    region = test_aws_mode.REGION
+    console = f"https://{region}.console.aws.amazon.com/codesuite/settings/connections?region={region}"
+    assert console in printed and "'Update pending connection'" in printed
+    assert f"'AWS Connector for GitHub' app with access to {REPOSITORY}" in printed
+    folder = tmp_path / "state" / "demo-app-awscicd"
+    push = f"git -C {folder} push {source.GITHUB}/{REPOSITORY}.git main"
+    assert push in printed
+
+    # The learner creates the repository, pushes as told, and finishes the handshake.
+    subprocess.run(["git", "init", "-q", "--bare", f"{tmp_path}/github/{REPOSITORY}.git"], check=True)
+    subprocess.run(push.split(), check=True, capture_output=True)
+    statuses, printed = ensure(lab)
+    assert statuses[connection_row] == "existed" and statuses["GitHub repository"] == "existed"
+    assert set(statuses.values()) - {"not created: pass instance=True (billable)"} <= set(prerequisites.READY)
+    assert "handshake" not in printed and "push" not in printed
+    pushed = subprocess.run(
+        ["git", "ls-tree", "-r", "--name-only", "main"],
+        cwd=f"{tmp_path}/github/{REPOSITORY}.git",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert sorted(pushed) == sorted(prerequisites.demo_app_files())
+    connections.assert_no_pending_responses()
+    codecommit.assert_no_pending_responses()
+
+
+def test_on_aws_the_pipeline_takes_the_connection_and_its_role_may_use_it(lab):
+    stub_connections(lab, ("listed", "AVAILABLE"), ("listed", "AVAILABLE"))
+    declaration = pipelines.article_pipeline(lab)
+    action = declaration["pipeline"]["stages"][0]["actions"][0]
+    assert action["actionTypeId"]["provider"] == "CodeStarSourceConnection"
+    assert action["configuration"] == {
+        "ConnectionArn": CONNECTION_ARN,
+        "FullRepositoryId": REPOSITORY,
+        "BranchName": "main",
+        "OutputArtifactFormat": "CODE_ZIP",
+    }
+    assert pipelines.validate(declaration) == []
+    assert not change_detection.by_rule(lab)  # GitHub tells CodePipeline of pushes: no rule, no polling
+    statements = roles.permissions_policy(lab, declaration)["Statement"]
+    use = [s for s in statements if "codestar-connections:UseConnection" in s["Action"]]
+    assert [s["Resource"] for s in use] == [[CONNECTION_ARN]]
+    assert pipelines.article_pipeline(lab) == declaration
+    assert source.clone_url(lab) == f"{source.GITHUB}/{REPOSITORY}.git"
+    assert source.git_credentials(lab) == []  # the learner's own GitHub credentials, not the AWS CLI's
+
+
+@pytest.mark.parametrize(
+    "trigger, pushed",
+    [
+        (("Webhook", CONNECTION_ARN), True),
+        (("WebhookV2", CONNECTION_ARN), True),
+        (("PollForSourceChanges", "Source"), False),
+        (("CloudWatchEvent", "arn:aws:events:ap-southeast-1:111122223333:rule/r"), False),
+        (("StartPipelineExecution", "arn:aws:iam::111122223333:user/lab"), False),
+    ],
+)
+def test_a_push_to_a_connection_source_starts_a_run_by_its_webhook(lab, trigger, pushed):
+    assert change_detection.started_by_push(lab, *trigger) is pushed
+
+
+def test_cleanup_on_aws_deletes_the_connection(lab):
+    stubber = Stubber(lab.client("codeconnections"))
+    stubber.add_response("list_connections", {"Connections": [connection(lab, "AVAILABLE")]})
+    stubber.add_response("delete_connection", {}, {"ConnectionArn": CONNECTION_ARN})
+    stubber.add_response("list_connections", {"Connections": []})
+    stubber.activate()
+    with redirect_stdout(io.StringIO()):
+        report = cleanup.run(lab)
+    row = report[report.resource == "CodeConnections connection"]
+    assert row[["name", "status"]].values.tolist() == [[lab.names.connection, "deleted"]]
+    stubber.assert_no_pending_responses()
+
+
+def test_the_source_is_a_class_setting_like_the_prefix(tmp_path):
+    home = str(tmp_path)
+    configure = [str(BIN / "labhelpers"), "configure", "--home", home]
+    stored = subprocess.run(
+        [*configure, "--source", "connection", "--repository", REPOSITORY], capture_output=True, text=True
+    )
+    assert stored.returncode == 0, stored.stderr
+    assert "source     connection" in stored.stdout and f"repository {REPOSITORY}" in stored.stdout
+    assert lh.lab.settings(home) == {"source": "connection", "repository": REPOSITORY}
+    refused = subprocess.run([*configure, "--repository", "awscicd-app"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "write it as owner/name" in refused.stderr
+    assert lh.lab.settings(home) == {"source": "connection", "repository": REPOSITORY}
