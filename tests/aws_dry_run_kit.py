@@ -307,14 +307,8 @@ def setup_source(tests: str, refuse: dict[str, int], prefix: str = "awscicd") ->
 # -- in the test process -------------------------------------------------------------------------------------
 
 
-def _codepipeline_needs_no_location(validate):
-    """moto wants a location for CODEPIPELINE sources and artifacts; AWS does not (the pipeline has it)."""
-
-    def check(value: dict) -> None:
-        if value.get("type") != "CODEPIPELINE":
-            validate(value)
-
-    return check
+# "Not usable yet" answers the moto server gives any client, the aws CLI's too (set by a test, then spent).
+SERVER_REFUSALS = {"codepipeline.CreatePipeline": 0}
 
 
 def patch_moto(monkeypatch) -> None:
@@ -325,6 +319,7 @@ def patch_moto(monkeypatch) -> None:
     from moto.codedeploy.responses import CodeDeployResponse
     from moto.codepipeline.models import CodePipelineBackend
     from moto.core.exceptions import JsonRESTError
+    from test_aws_mode import _codepipeline_needs_no_location
 
     from labhelpers import pipelines
 
@@ -377,6 +372,12 @@ def patch_moto(monkeypatch) -> None:
         problems = pipelines.validate({"pipeline": pipeline})
         if problems:
             raise JsonRESTError(*pipelines.service_error(problems))
+        if SERVER_REFUSALS["codepipeline.CreatePipeline"] > 0:  # for every client, the aws CLI's too
+            SERVER_REFUSALS["codepipeline.CreatePipeline"] -= 1
+            code = NOT_YET["codepipeline.CreatePipeline"][0]
+            raise JsonRESTError(
+                code, f"CodePipeline is not authorized to perform AssumeRole on role {pipeline['roleArn']}"
+            )
         return create_pipeline(self, pipeline, tags)
 
     monkeypatch.setattr(CodePipelineBackend, "create_pipeline", checked)
