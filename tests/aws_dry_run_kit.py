@@ -295,11 +295,15 @@ def install(*, refuse: dict[str, int] | None = None, prefix: str = "awscicd") ->
     return account
 
 
+REFUSED_CELL_ID = "aws-dry-run-refused"
+REFUSED_SOURCE = "print(json.dumps(aws_dry_run_kit.ACCOUNT_STATE.refused))"
+
+
 def setup_source(tests: str, refuse: dict[str, int], prefix: str = "awscicd") -> str:
     """The cell prepended to a notebook's copy: the kit from the tests folder, installed with `refuse`."""
     return (
         "# Injected by the test: moto answers; what it lacks is answered as AWS does (aws_dry_run_kit).\n"
-        f"import sys\nsys.path.insert(0, {tests!r})\nimport aws_dry_run_kit\n"
+        f"import json, sys\nsys.path.insert(0, {tests!r})\nimport aws_dry_run_kit\n"
         f"aws_dry_run_kit.install(refuse={refuse!r}, prefix={prefix!r})"
     )
 
@@ -385,7 +389,7 @@ def patch_moto(monkeypatch) -> None:
 
 def environment(url: str, config: str) -> dict[str, str]:
     """What a kernel and its `!aws` lines get: the moto server for every service, dummy keys, no profile,
-    no instance metadata."""
+    no instance metadata, no way out of 127.0.0.1."""
     return {
         "AWS_ENDPOINT_URL": url,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -396,6 +400,10 @@ def environment(url: str, config: str) -> dict[str, str]:
         "AWS_SHARED_CREDENTIALS_FILE": config,
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_PAGER": "",
+        # Whatever would leave 127.0.0.1 goes to a proxy that is not there, and fails.
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "NO_PROXY": "127.0.0.1,localhost",
         "LAB_BACKEND": "aws",
         "LAB_PREFIX": "awscicd",
     }

@@ -13,9 +13,11 @@ moto stores pipelines but runs nothing. CreatePipeline's own refusal is not inje
 creates the pipeline with the aws CLI, which no lab code wraps (see test_a_pipeline_role_not_yet_usable_...).
 """
 
+import json
 import os
 import re
 import time
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -101,6 +103,7 @@ def prepared(name: str, refuse: dict[str, int] | None = None, prefix: str = PREF
     cells.insert(at + 1, nbformat.v4.new_code_cell(parameters, metadata={"tags": ["injected-parameters"]}))
     refusals = REFUSE.get(name, {}) if refuse is None else refuse
     cells.insert(0, nbformat.v4.new_code_cell(kit.setup_source(str(TESTS), refusals, prefix)))
+    cells.append(nbformat.v4.new_code_cell(kit.REFUSED_SOURCE, id=kit.REFUSED_CELL_ID))
     for index, cell in enumerate(cells):
         cell.setdefault("id", f"injected-{index}")
     return notebook
@@ -247,6 +250,9 @@ def test_each_refused_create_waits_once_then_succeeds(route):
         for name in ORDER[1:]:
             assert wait not in everything[name], (name, operation)
     assert everything["00_start_here"].count("cannot use the new IAM role") == len(REFUSE["00_start_here"])
+    for name in ORDER:  # every refusal asked for was given, and nothing else was refused
+        given = json.loads(outputs(ran[name])[kit.REFUSED_CELL_ID])
+        assert Counter(given) == Counter(REFUSE.get(name, {})), (name, given)
     made = outputs(ran["00_start_here"])["00-28"]
     assert made.startswith("COST NOTICE"), made
     (instance,) = held["00_start_here"]["instances"]
@@ -256,8 +262,9 @@ def test_each_refused_create_waits_once_then_succeeds(route):
     assert re.search(rf"{instance['InstanceId']}\s+created", made), made
 
 
-def test_00_leaves_the_prerequisites_and_one_tagged_running_instance(route):
+def test_00_leaves_the_prerequisites_and_one_tagged_running_instance(route, account):
     ran, _, held = route
+    url, _ = account
     after = held["00_start_here"]
     assert after["buckets"] == {NAMES.bucket: "Enabled"}
     assert after["roles"] == {
@@ -280,6 +287,7 @@ def test_00_leaves_the_prerequisites_and_one_tagged_running_instance(route):
     assert after["security groups"] == [NAMES.security_group]
     assert (after["pipelines"], after["rules"]) == ({}, {})
     printed_by = outputs(ran["00_start_here"])
+    assert f"'AWS_ENDPOINT_URL': '{url}'" in printed_by["00-12"]  # connect("aws") kept the moto server
     assert printed_by["00-19"].strip() == kit.ACCOUNT  # the aws CLI sees the same account
     assert printed_by["00-33"].strip().endswith(f"/v1/repos/{NAMES.repository}")
     assert printed_by["00-35"].split() == ["Name", "KEY_AND_VALUE", NAMES.deploy_target]  # text: keys sorted
