@@ -169,7 +169,7 @@ class _Account:
             "executionMode": "SUPERSEDED",
         }
 
-    def _run_of(self, params) -> dict | None:
+    def _run_of(self, params) -> dict:
         name = params.get("pipelineName") or params["name"]  # GetPipelineState names it `name`
         if name not in self.runs:  # the aws CLI created it, out of this kernel's sight
             self._started(name)
@@ -296,14 +296,19 @@ def install(*, refuse: dict[str, int] | None = None, prefix: str = "awscicd") ->
 
 
 REFUSED_CELL_ID = "aws-dry-run-refused"
-REFUSED_SOURCE = "print(json.dumps(aws_dry_run_kit.ACCOUNT_STATE.refused))"
+REFUSED_SOURCE = "aws_dry_run_kit.print_refused()"
+
+
+def print_refused() -> None:
+    """The last cell of a notebook's copy: the refusals this kernel gave, as JSON."""
+    print(json.dumps(ACCOUNT_STATE.refused))
 
 
 def setup_source(tests: str, refuse: dict[str, int], prefix: str = "awscicd") -> str:
     """The cell prepended to a notebook's copy: the kit from the tests folder, installed with `refuse`."""
     return (
         "# Injected by the test: moto answers; what it lacks is answered as AWS does (aws_dry_run_kit).\n"
-        f"import json, sys\nsys.path.insert(0, {tests!r})\nimport aws_dry_run_kit\n"
+        f"import sys\nsys.path.insert(0, {tests!r})\nimport aws_dry_run_kit\n"
         f"aws_dry_run_kit.install(refuse={refuse!r}, prefix={prefix!r})"
     )
 

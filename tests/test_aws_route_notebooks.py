@@ -8,9 +8,13 @@ EC2 RunInstances twice, CodeDeploy CreateDeploymentGroup once), and the notebook
 lab's wait message exactly once for each, then the resource. What moto lacks is answered as AWS documents
 it (tests/aws_dry_run_kit.py says which and why).
 
+CodePipeline's refusal of a pipeline role it cannot assume yet is not among them: 02 creates the pipeline
+with the aws CLI, which no lab code retries (01 waits 10 s after the role changes instead). The last test
+gives that refusal to the CLI and is an expected failure, checked to fail where the gap is. A role that
+never becomes usable stops 00 with the lab's error naming it.
+
 Not run here: 03-07, which need pipelines that really run (builds, deployments, pushes that start runs);
-moto stores pipelines but runs nothing. CreatePipeline's own refusal is not injected in the notebooks: 02
-creates the pipeline with the aws CLI, which no lab code wraps (see test_a_pipeline_role_not_yet_usable_...).
+moto stores pipelines but runs nothing.
 """
 
 import json
@@ -170,7 +174,8 @@ def route(account, tmp_path_factory):
 
 
 def holdings(url: str) -> dict:
-    """Everything with the prefix in the account, as the test sees it through the moto server."""
+    """What the account holds (roles, buckets and security groups: those of the prefix), as the test sees it
+    through the moto server."""
     s3, iam, ec2, events = client(url, "s3"), client(url, "iam"), client(url, "ec2"), client(url, "events")
     codedeploy, codepipeline = client(url, "codedeploy"), client(url, "codepipeline")
     running = ec2.describe_instances(
@@ -288,6 +293,7 @@ def test_00_leaves_the_prerequisites_and_one_tagged_running_instance(route, acco
     assert (after["pipelines"], after["rules"]) == ({}, {})
     printed_by = outputs(ran["00_start_here"])
     assert f"'AWS_ENDPOINT_URL': '{url}'" in printed_by["00-12"]  # connect("aws") kept the moto server
+    assert printed_by["00-15"].startswith("stopped")  # and started no local endpoint
     assert printed_by["00-19"].strip() == kit.ACCOUNT  # the aws CLI sees the same account
     assert printed_by["00-33"].strip().endswith(f"/v1/repos/{NAMES.repository}")
     assert printed_by["00-35"].split() == ["Name", "KEY_AND_VALUE", NAMES.deploy_target]  # text: keys sorted
