@@ -321,6 +321,8 @@ def test_02_creates_the_pipeline_without_polling_and_its_eventbridge_rule(route)
     }
     assert after["roles"][NAMES.events_role] == "events.amazonaws.com"
     printed_by = outputs(ran["02_pipeline_json"])
+    refused = "InvalidStructureException: An error occurred (InvalidStructureException) when calling the "
+    assert printed_by["02-31"].startswith(refused) and "SourceOutpt" in printed_by["02-31"]  # as it teaches
     assert "SourceOutpt" in printed_by["02-33"]  # the aws CLI got the refusal too, and created nothing
     assert printed_by["02-41"].strip() == f"no pipeline {NAMES.pipeline} yet"
     assert printed_by["02-43"].split() == [NAMES.pipeline, "V2"]
