@@ -8,10 +8,9 @@ EC2 RunInstances twice, CodeDeploy CreateDeploymentGroup once), and the notebook
 lab's wait message exactly once for each, then the resource. What moto lacks is answered as AWS documents
 it (tests/aws_dry_run_kit.py says which and why).
 
-CodePipeline's refusal of a pipeline role it cannot assume yet is not among them: 02 creates the pipeline
-with the aws CLI, which no lab code retries (01 waits 10 s after the role changes instead). The last test
-gives that refusal to the CLI and is an expected failure, checked to fail where the gap is. A role that
-never becomes usable stops 00 with the lab's error naming it.
+CodePipeline's refusal of a pipeline role it cannot assume yet is given to 02's `!aws codepipeline
+create-pipeline` and to the lab's first retry after it: 02 shows AWS's answer, waits, and creates the
+pipeline. A role that never becomes usable stops 00 with the lab's error naming it.
 
 Not run here: 03-07, which need pipelines that really run (builds, deployments, pushes that start runs);
 moto stores pipelines but runs nothing.
@@ -370,32 +369,20 @@ def test_a_role_that_never_becomes_usable_stops_00_with_the_labs_error_naming_it
     assert stuck.build_project not in client(url, "codebuild").list_projects()["projects"]
 
 
-GAP = (
-    "02 creates the pipeline with the aws CLI, which no lab code retries: when CodePipeline cannot assume "
-    "the role of 01 yet (01 waits 10 s for it: propagation.settle), the CLI prints AWS's refusal and "
-    "02-44 finds no pipeline; running 02-43 again is the way on"
-)
-
-
 def test_02_waits_when_codepipeline_cannot_assume_the_new_pipeline_role_yet(account, tmp_path):
-    """What a learner should meet: the lab's wait message, then the pipeline. Today an expected failure (GAP),
-    checked to fail exactly where the gap is; it passes once 02 retries the create."""
+    """The CLI's create-pipeline is refused (02 shows AWS's answer), and 02 waits for the role, saying so
+    once, then creates the pipeline from the same file."""
     url, values = account
     slow = lh.lab.Names("slow", kit.ACCOUNT, kit.REGION)
     for name in ("00_start_here", "01_service_role"):
         run(name, values, tmp_path, refuse={}, prefix="slow")
-    kit.SERVER_REFUSALS["codepipeline.CreatePipeline"] = 1
+    kit.SERVER_REFUSALS["codepipeline.CreatePipeline"] = 2  # the CLI's create, then the lab's first retry
     try:
         ran = run("02_pipeline_json", values, tmp_path, refuse={}, prefix="slow")
-    except CellExecutionError as failed:
-        assert failed_cell(failed.notebook)[:2] == ("02-44", "PipelineNotFoundException")
-        refusal = (
-            f"CodePipeline is not authorized to perform AssumeRole on role arn:aws:iam::{kit.ACCOUNT}:role/"
-        )
-        assert refusal + slow.pipeline_role in outputs(failed.notebook)["02-43"]
-        pytest.xfail(GAP)
     finally:
         kit.SERVER_REFUSALS["codepipeline.CreatePipeline"] = 0
-    shown = "".join(outputs(ran).values())
-    assert shown.count(kit.WAITING.format(by="CodePipeline", role=slow.pipeline_role)) == 1
+    shown = outputs(ran)
+    refusal = f"CodePipeline is not authorized to perform AssumeRole on role arn:aws:iam::{kit.ACCOUNT}:role/"
+    assert refusal + slow.pipeline_role in shown["02-43"]
+    assert shown["02-44"].count(kit.WAITING.format(by="CodePipeline", role=slow.pipeline_role)) == 1
     assert client(url, "codepipeline").get_pipeline(name=slow.pipeline)
