@@ -5,13 +5,20 @@ by Stubber as AWS documents) the lab never calls CodeCommit, explains the consol
 the demo app, and reports both until they are done. The local route runs whole in test_notebooks."""
 
 import io
+import os
+import re
 import subprocess
+import tempfile
 from contextlib import redirect_stdout
+from pathlib import Path
+from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 import test_aws_mode
 from botocore.stub import Stubber
 from conftest import BIN
+from test_notebook_checks_on_aws import run_cell
 
 import labhelpers as lh
 from labhelpers import change_detection, cleanup, pipelines, prerequisites, roles, source
@@ -104,7 +111,9 @@ def test_on_aws_prerequisites_explain_the_handshake_and_the_push_until_both_are_
     assert push in printed
 
     # The learner creates the repository, pushes as told, and finishes the handshake.
-    subprocess.run(["git", "init", "-q", "--bare", f"{tmp_path}/github/{REPOSITORY}.git"], check=True)
+    subprocess.run(
+        ["git", "init", "-q", "-b", "main", "--bare", f"{tmp_path}/github/{REPOSITORY}.git"], check=True
+    )
     subprocess.run(push.split(), check=True, capture_output=True)
     statuses, printed = ensure(lab)
     assert statuses[connection_row] == "existed" and statuses["GitHub repository"] == "existed"
@@ -182,3 +191,50 @@ def test_the_source_is_a_class_setting_like_the_prefix(tmp_path):
     refused = subprocess.run([*configure, "--repository", "awscicd-app"], capture_output=True, text=True)
     assert refused.returncode == 2 and "write it as owner/name" in refused.stderr
     assert lh.lab.settings(home) == {"source": "connection", "repository": REPOSITORY}
+
+
+def github_with_the_demo_app(tmp_path) -> str:
+    """The learner's GitHub repository (a bare repository under source.GITHUB), the demo app pushed to it."""
+    bare = tmp_path / "github" / f"{REPOSITORY}.git"
+    subprocess.run(["git", "init", "-q", "-b", "main", "--bare", str(bare)], check=True)
+    app = source.commit_demo_app(tmp_path / "app", prerequisites.demo_app_files())
+    subprocess.run(["git", "-C", str(app), "push", "-q", str(bare), "main"], check=True, capture_output=True)
+    return str(bare)
+
+
+def on_github(bare: str, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=bare, capture_output=True, text=True, check=True).stdout
+
+
+def test_on_aws_05_makes_its_api_commits_with_git_where_a_connection_source_has_no_codecommit(lab, tmp_path):
+    """05's sections that call CodeCommit's API (PutFile) take git on AWS with a connection source; run
+    here as the notebook's own cells, with any CodeCommit call failing the test."""
+    bare = github_with_the_demo_app(tmp_path)
+    no_codecommit(lab)
+    known = pd.DataFrame({"execution_id": pd.Series([], dtype="string")})
+    namespace = {
+        "lab": lab,
+        "names": lab.names,
+        "codecommit": lab.client("codecommit"),
+        "codepipeline": SimpleNamespace(disable_stage_transition=lambda **_: None),
+        "history": SimpleNamespace(executions=lambda _: known),
+        "source": source,
+        "live_version": "v2",
+        "new_version": "v3",
+        **{module.__name__: module for module in (os, re, subprocess, tempfile)},
+        "Path": Path,
+    }
+    for cell_id in ("c017", "c020", "c021"):  # the clone, as 05 makes it
+        run_cell("05_trigger_on_push.ipynb", cell_id, namespace)
+    with redirect_stdout(io.StringIO()):
+        for cell_id in ("c039", "c040"):  # 4. the build check, committed
+            run_cell("05_trigger_on_push.ipynb", cell_id, namespace)
+    assert namespace["put"]["commitId"] == on_github(bare, "rev-parse", "main").strip()
+    assert "demo app — v3" in on_github(bare, "show", "main:buildspec.yml")
+    namespace["index"] = namespace["work"] / "index.html"  # as 05's section 2 names it
+    with redirect_stdout(io.StringIO()):
+        for cell_id in ("35f779ba", "6d51e998"):  # the exercise's solution, with 05's set_note
+            run_cell("05_trigger_on_push.ipynb", cell_id, namespace)
+    assert namespace["my_commit"] == on_github(bare, "rev-parse", "main").strip()
+    assert f'<p class="note">{namespace["my_sentence"]}</p>' in on_github(bare, "show", "main:index.html")
+    namespace["workspace"].cleanup()
