@@ -34,16 +34,16 @@ def by_rule(lab) -> bool:
     return getattr(lab, "backend", "local") == "aws" and getattr(lab, "source", "codecommit") == "codecommit"
 
 
-def started_by_push(lab: Lab, trigger_type: str, trigger_detail: str) -> bool:
-    """True if a run with this trigger was started by a push, the way the lab's pipeline hears of pushes:
-    a connection source's webhook (locally its detail is the connection); 02's rule (its ARN the detail)
-    for CodeCommit on AWS; locally polling, or 07's rule once 07 has run."""
+def started_by_push(lab: Lab, trigger_type: str) -> bool:
+    """True if a run with this trigger type was started by a push, the way the lab's pipeline hears of
+    pushes: a connection source's webhook; for CodeCommit on AWS, 02's rule (`CloudWatchEvent`: AWS
+    documents the type, not what the trigger's detail then says); locally polling, or 07's rule once 07
+    has run."""
     if getattr(lab, "source", "codecommit") == "connection":
         return trigger_type in ("Webhook", "WebhookV2")
-    if not by_rule(lab):
-        return trigger_type in ("PollForSourceChanges", "CloudWatchEvent")
-    rule_arn = lab.client("events").describe_rule(Name=lab.names.branch_rule)["Arn"]
-    return (trigger_type, trigger_detail) == ("CloudWatchEvent", rule_arn)
+    if by_rule(lab):
+        return trigger_type == "CloudWatchEvent"
+    return trigger_type in ("PollForSourceChanges", "CloudWatchEvent")
 
 
 def branch_pattern(repository_arn: str, branch: str = "main") -> dict:

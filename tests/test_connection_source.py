@@ -153,17 +153,17 @@ def test_on_aws_the_pipeline_takes_the_connection_and_its_role_may_use_it(lab):
 
 
 @pytest.mark.parametrize(
-    "trigger, pushed",
+    "trigger_type, pushed",
     [
-        (("Webhook", CONNECTION_ARN), True),
-        (("WebhookV2", CONNECTION_ARN), True),
-        (("PollForSourceChanges", "Source"), False),
-        (("CloudWatchEvent", "arn:aws:events:ap-southeast-1:111122223333:rule/r"), False),
-        (("StartPipelineExecution", "arn:aws:iam::111122223333:user/lab"), False),
+        ("Webhook", True),
+        ("WebhookV2", True),
+        ("PollForSourceChanges", False),
+        ("CloudWatchEvent", False),
+        ("StartPipelineExecution", False),
     ],
 )
-def test_a_push_to_a_connection_source_starts_a_run_by_its_webhook(lab, trigger, pushed):
-    assert change_detection.started_by_push(lab, *trigger) is pushed
+def test_a_push_to_a_connection_source_starts_a_run_by_its_webhook(lab, trigger_type, pushed):
+    assert change_detection.started_by_push(lab, trigger_type) is pushed
 
 
 def test_cleanup_on_aws_deletes_the_connection(lab):
