@@ -54,19 +54,22 @@ def lab_kernel_path() -> Path:
 
 
 @contextmanager
-def lab_environment(home: Path, **settings: str):
-    """The environment a kernel inherits: the lab's state folder, the local backend at fast pace (connect()
-    in a notebook records it for the endpoint), the lab's kernel; `settings` add LAB_* variables."""
+def environ(values: dict[str, str]):
+    """os.environ with `values`, for the kernels started meanwhile; as it was afterwards."""
     saved = dict(os.environ)
-    os.environ.update(
-        LABHELPERS_HOME=str(home), LAB_BACKEND="local", LAB_PACE="fast", JUPYTER_PATH=str(lab_kernel_path())
-    )
-    os.environ.update(settings)
+    os.environ.update(values)
     try:
         yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def lab_environment(home: Path, **settings: str):
+    """The environment a kernel inherits: the lab's state folder, the local backend at fast pace (connect()
+    in a notebook records it for the endpoint), the lab's kernel; `settings` add LAB_* variables."""
+    local = dict(LABHELPERS_HOME=str(home), LAB_BACKEND="local", LAB_PACE="fast")
+    return environ({**local, "JUPYTER_PATH": str(lab_kernel_path()), **settings})
 
 
 def execute(path: Path, home: Path, *, allow_errors: bool = False, **settings: str) -> nbformat.NotebookNode:

@@ -17,11 +17,9 @@ moto stores pipelines but runs nothing.
 """
 
 import json
-import os
 import re
 import time
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
 import aws_dry_run_kit as kit
@@ -30,7 +28,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
-from notebook_kit import CELL_TIMEOUT, KERNEL, NOTEBOOKS, lab_kernel_path
+from notebook_kit import CELL_TIMEOUT, KERNEL, NOTEBOOKS, environ, lab_kernel_path
 
 import labhelpers as lh
 
@@ -52,17 +50,6 @@ WAITS = {  # what until_usable prints, per refused operation
     "ec2.RunInstances": kit.WAITING.format(by="EC2", role=NAMES.instance_role),
     "codepipeline.CreatePipeline": kit.WAITING.format(by="CodePipeline", role=NAMES.pipeline_role),
 }
-
-
-@contextmanager
-def environ(values: dict[str, str]):
-    saved = dict(os.environ)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")
