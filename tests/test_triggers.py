@@ -496,18 +496,24 @@ def test_a_file_deleted_through_the_api_starts_a_run(kit):
     assert kit.revision(run["pipelineExecutionId"]) == deleted["commitId"]
 
 
-def test_a_merged_pull_request_starts_a_run_with_the_merge_commit(kit):
-    kit.create(approval_stage())
+def feature_branch(kit, path: str):
+    """A branch `feature` off main with one more file, `path`; its CodeCommit client."""
     codecommit = kit.endpoint.client("codecommit")
     tip = codecommit.get_branch(repositoryName=kit.repository, branchName="main")["branch"]["commitId"]
     codecommit.create_branch(repositoryName=kit.repository, branchName="feature", commitId=tip)
     codecommit.put_file(
         repositoryName=kit.repository,
         branchName="feature",
-        fileContent=b"reviewed\n",
-        filePath="reviewed.txt",
+        fileContent=f"{path}\n".encode(),
+        filePath=path,
         parentCommitId=tip,
     )
+    return codecommit
+
+
+def test_a_merged_pull_request_starts_a_run_with_the_merge_commit(kit):
+    kit.create(approval_stage())
+    codecommit = feature_branch(kit, "reviewed.txt")
     targets = [
         {"repositoryName": kit.repository, "sourceReference": "feature", "destinationReference": "main"}
     ]
@@ -521,16 +527,7 @@ def test_a_merged_pull_request_starts_a_run_with_the_merge_commit(kit):
 
 def test_a_branch_merge_starts_a_run_with_the_merge_commit(kit):
     kit.create(approval_stage())
-    codecommit = kit.endpoint.client("codecommit")
-    tip = codecommit.get_branch(repositoryName=kit.repository, branchName="main")["branch"]["commitId"]
-    codecommit.create_branch(repositoryName=kit.repository, branchName="feature", commitId=tip)
-    codecommit.put_file(
-        repositoryName=kit.repository,
-        branchName="feature",
-        fileContent=b"merged\n",
-        filePath="merged.txt",
-        parentCommitId=tip,
-    )
+    codecommit = feature_branch(kit, "merged.txt")
     merged = codecommit.merge_branches_by_squash(
         repositoryName=kit.repository, sourceCommitSpecifier="feature", destinationCommitSpecifier="main"
     )
