@@ -24,11 +24,13 @@ from .service import (
     CodeBuildService,
     check_variables,
     environment_overrides,
+    found_and_not,
+    id_list,
     manual_source,
     manual_targets,
+    newest_first,
 )
 
-MAX_IDS = 100
 STOP_WAIT_SECONDS = 30.0  # StopBuildBatch answers once the batch has stopped, or after this long
 QUEUED_TIMEOUT_MINUTES = range(5, 481)
 BATCH_DEFAULTS = {"restrictions": {"maximumBuildsAllowed": 100}, "timeoutInMins": 480}  # as AWS shows them
@@ -138,17 +140,10 @@ class BuildBatchesService(JsonService):
         return {"buildBatch": stored}
 
     def batch_get_build_batches(self, params):
-        ids = params.get("ids")
-        if not isinstance(ids, list):
-            raise _invalid("ids is required: give 0 to 100 batch build ids.")
-        if len(ids) > MAX_IDS:
-            raise _invalid(f"At most {MAX_IDS} batch build ids are allowed.")
         region = request_region()
-        found = {batch_id: self.store.get(_batch_id(batch_id), region) for batch_id in ids}
-        return {
-            "buildBatches": [batch for batch in found.values() if batch],
-            "buildBatchesNotFound": [batch_id for batch_id, batch in found.items() if batch is None],
-        }
+        ids = id_list(params, "batch build", least=0)
+        found, missing = found_and_not(ids, lambda each: self.store.get(_batch_id(each), region))
+        return {"buildBatches": found, "buildBatchesNotFound": missing}
 
     def list_build_batches(self, params):
         return self._listing(params, request_region(), None)
@@ -244,9 +239,7 @@ class BuildBatchesService(JsonService):
         return batch
 
     def _listing(self, params: dict, region: str, project: str | None) -> dict:
-        order = params.get("sortOrder") or "DESCENDING"
-        if order not in ("ASCENDING", "DESCENDING"):
-            raise _invalid(f"sortOrder must be ASCENDING or DESCENDING, not {order!r}.")
+        newest = newest_first(params)
         size = params.get("maxResults") or self.page_size
         if not isinstance(size, int) or not 1 <= size <= 100:
             raise _invalid(f"maxResults must be from 1 to 100, not {size!r}.")
@@ -255,7 +248,7 @@ class BuildBatchesService(JsonService):
             raise _invalid(f"filter.status must be one of {', '.join(STATUSES)}, not {status!r}.")
         ids = [
             batch_id
-            for _, batch_id in self.store.ordered(region, project, newest_first=order == "DESCENDING")
+            for _, batch_id in self.store.ordered(region, project, newest_first=newest)
             if status is None or (self.store.get(batch_id) or {}).get("buildBatchStatus") == status
         ]
         page, token = offset_page(

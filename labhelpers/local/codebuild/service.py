@@ -162,13 +162,9 @@ class CodeBuildService(JsonService):
         return {"build": self._start_manual(project, request, region)}
 
     def batch_get_builds(self, params):
-        ids = _batch_ids(params)
         region = request_region()
-        found = {build_id: self.store.get(_build_id(build_id), region) for build_id in ids}
-        return {
-            "builds": [build for build in found.values() if build],
-            "buildsNotFound": [build_id for build_id, build in found.items() if build is None],
-        }
+        found, missing = found_and_not(id_list(params), lambda each: self.store.get(_build_id(each), region))
+        return {"builds": found, "buildsNotFound": missing}
 
     def stop_build(self, params):
         return {"build": self.stop(_required(params, "id"), region=request_region())}
@@ -184,7 +180,7 @@ class CodeBuildService(JsonService):
     def batch_delete_builds(self, params):
         region = request_region()
         deleted, not_deleted = [], []
-        for build_id in _batch_ids(params):
+        for build_id in id_list(params):
             build = self.store.get(_build_id(build_id), region)
             if build is None:
                 not_deleted.append({"id": build_id, "statusCode": "BUILD_NOT_FOUND"})
@@ -434,15 +430,12 @@ class CodeBuildService(JsonService):
         return self._caller_name
 
     def _listing(self, params: dict, region: str, project: str | None) -> dict:
-        order = params.get("sortOrder") or "DESCENDING"
-        if order not in ("ASCENDING", "DESCENDING"):
-            raise _invalid(f"sortOrder must be ASCENDING or DESCENDING, not {order!r}.")
-        newest_first = order == "DESCENDING"
-        ordered = self.store.ordered(region, project, newest_first=newest_first)
+        newest = newest_first(params)
+        ordered = self.store.ordered(region, project, newest_first=newest)
         token = params.get("nextToken")
         if token:
             after = _decode_token(token)
-            ordered = [(seq, bid) for seq, bid in ordered if (seq < after if newest_first else seq > after)]
+            ordered = [(seq, bid) for seq, bid in ordered if (seq < after if newest else seq > after)]
         page = ordered[: self.page_size]
         answer = {"ids": [build_id for _, build_id in page]}
         if len(ordered) > len(page):
@@ -656,13 +649,28 @@ def _log_place(build: dict) -> dict:
     return {"log_group": logs.get("groupName"), "log_stream": logs.get("streamName")}
 
 
-def _batch_ids(params: dict) -> list[str]:
+def id_list(params: dict, what: str = "build", *, least: int = 1) -> list[str]:
+    """The request's `ids`: a list of `least` to 100 ids of `what`."""
     ids = params.get("ids")
-    if not ids or not isinstance(ids, list):
-        raise _invalid("ids is required: give 1 to 100 build ids.")
+    if not isinstance(ids, list) or len(ids) < least:
+        raise _invalid(f"ids is required: give {least} to {MAX_BATCH_IDS} {what} ids.")
     if len(ids) > MAX_BATCH_IDS:
-        raise _invalid(f"At most {MAX_BATCH_IDS} build ids are allowed.")
+        raise _invalid(f"At most {MAX_BATCH_IDS} {what} ids are allowed.")
     return ids
+
+
+def found_and_not(ids: list[str], get) -> tuple[list[dict], list[str]]:
+    """What `get` finds for each id, in order, and the ids it does not find."""
+    found = {each: get(each) for each in ids}
+    return [item for item in found.values() if item], [each for each, item in found.items() if item is None]
+
+
+def newest_first(params: dict) -> bool:
+    """The request's sortOrder: DESCENDING (the default) lists the newest first."""
+    order = params.get("sortOrder") or "DESCENDING"
+    if order not in ("ASCENDING", "DESCENDING"):
+        raise _invalid(f"sortOrder must be ASCENDING or DESCENDING, not {order!r}.")
+    return order == "DESCENDING"
 
 
 def _build_id(build_id_or_arn: str) -> str:
