@@ -109,6 +109,7 @@ def test_on_aws_07s_branch_rule_is_the_one_02_put_so_a_push_to_main_still_starts
         "codepipeline": lab.client("codepipeline"),
         "extra": {"EventBridge rule": lab.names.branch_rule, "EventBridge role": lab.names.events_role},
         "tested": {"pipeline": created},
+        "by_connection": False,  # 07's flag: the source is CodeCommit
     }
     for cell_id in ("c042", "c044", "c048"):  # 07's role, rule and target, then polling off
         run_cell("07_production_ready.ipynb", cell_id, namespace)
