@@ -3,6 +3,7 @@ run on its own with LAB_BACKEND=aws under moto in-process, the AWS answer it che
 check asserts only what AWS documents."""
 
 import copy
+import dataclasses
 import json
 
 import nbformat
@@ -111,6 +112,7 @@ def test_on_aws_07s_branch_rule_is_the_one_02_put_so_a_push_to_main_still_starts
         "codepipeline": lab.client("codepipeline"),
         "extra": {"EventBridge rule": lab.names.branch_rule, "EventBridge role": lab.names.events_role},
         "tested": {"pipeline": created},
+        "by_connection": False,  # 07's flag: the source is CodeCommit
     }
     for cell_id in ("c042", "c044", "c048"):  # 07's role, rule and target, then polling off
         run_cell("07_production_ready.ipynb", cell_id, namespace)
@@ -129,3 +131,51 @@ def test_on_aws_07s_branch_rule_is_the_one_02_put_so_a_push_to_main_still_starts
     )
     source = lab.client("codepipeline").get_pipeline(name=lab.names.pipeline)["pipeline"]["stages"][0]
     assert source["actions"][0]["configuration"]["PollForSourceChanges"] == "false"
+
+
+def test_on_aws_with_a_connection_source_07s_branch_filter_is_a_v2_trigger_and_no_rule(lab):
+    """No CodeCommit repository, no CodeCommit event: 07 makes no role and no rule, and puts a `triggers`
+    entry (push, branches main) on the pipeline; main_only is still the exercise's data."""
+    github = dataclasses.replace(lab, source="connection", repository_id="octo/awscicd-app")
+    declaration = pipelines.article_pipeline(lab)
+    source_action = declaration["pipeline"]["stages"][0]["actions"][0]  # made a connection's below
+    source_action["actionTypeId"]["provider"] = "CodeStarSourceConnection"
+    source_action["configuration"] = {
+        "ConnectionArn": f"arn:aws:codeconnections:{lab.region}:{lab.account}:connection/0000-github",
+        "FullRepositoryId": github.repository_id,
+        "BranchName": "main",
+        "OutputArtifactFormat": "CODE_ZIP",
+    }
+    roles.ensure_pipeline_role(github, declaration)
+    created = lab.client("codepipeline").create_pipeline(**declaration)["pipeline"]
+    namespace = {
+        "lab": github,
+        "names": lab.names,
+        "json": json,
+        "copy": copy,
+        "roles": roles,
+        "iam": lab.client("iam"),
+        "codepipeline": lab.client("codepipeline"),
+        "extra": {"EventBridge rule": lab.names.branch_rule, "EventBridge role": lab.names.events_role},
+        "tested": {"pipeline": created},
+        "by_connection": True,
+    }
+    for cell_id in ("c042", "c044", "c048"):
+        run_cell("07_production_ready.ipynb", cell_id, namespace)
+    assert lab.client("events").list_rules()["Rules"] == []
+    roles_left = [role["RoleName"] for role in lab.client("iam").list_roles()["Roles"]]
+    assert lab.names.events_role not in roles_left
+    assert namespace["main_only"]["resources"] == [
+        f"arn:aws:codecommit:{lab.region}:{lab.account}:{lab.names.repository}"
+    ]
+    pipeline = lab.client("codepipeline").get_pipeline(name=lab.names.pipeline)["pipeline"]
+    assert "PollForSourceChanges" not in pipeline["stages"][0]["actions"][0]["configuration"]
+    assert pipeline["triggers"] == [
+        {
+            "providerType": "CodeStarSourceConnection",
+            "gitConfiguration": {
+                "sourceActionName": "Source",
+                "push": [{"branches": {"includes": ["main"]}}],
+            },
+        }
+    ]
