@@ -127,8 +127,14 @@ def _github_repository(lab: Lab) -> str:
     """ "existed" once the learner's repository has a branch main; until then the demo app waits in a local
     git repository, and how to push it is printed."""
     url = source.clone_url(lab)
-    if source.has_main(url):
+    found, unread = source.read_main(url)
+    if found:
         return "existed"
+    if unread:
+        print(
+            f"git cannot read {url} ({unread}). If the repository exists and is private, give git your "
+            "GitHub credentials (a personal access token in your credential helper): 05 pushes to it too."
+        )
     folder = source.commit_demo_app(config.home() / f"demo-app-{lab.prefix}", demo_app_files())
     print(
         f"The demo app is committed in {folder}. Create the repository {lab.repository_id} on GitHub, "

@@ -107,9 +107,9 @@ def git_credentials(lab: Lab) -> list[str]:
     ]  # fmt: skip
 
 
-def has_main(url: str) -> bool:
-    """True if the git repository at `url` has a branch main; False if it has none, is empty, or cannot be
-    read without asking for a password."""
+def read_main(url: str) -> tuple[bool, str]:
+    """(True, "") if the git repository at `url` has a branch main, (False, "") if it has none; (False,
+    git's words) if git cannot read it without asking for a password (private, missing, unreachable)."""
     try:
         listed = subprocess.run(
             ["git", "ls-remote", "--heads", url, "main"],
@@ -118,9 +118,11 @@ def has_main(url: str) -> bool:
             text=True,
             timeout=60,
         )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return listed.returncode == 0 and bool(listed.stdout.strip())
+    except (OSError, subprocess.TimeoutExpired) as failed:
+        return False, str(failed)
+    if listed.returncode:
+        return False, " ".join(listed.stderr.split()) or f"exit status {listed.returncode}"
+    return bool(listed.stdout.strip()), ""
 
 
 def commit_demo_app(folder: Path, files: dict[str, bytes]) -> Path:

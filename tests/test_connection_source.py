@@ -96,7 +96,7 @@ def test_a_connection_source_on_aws_must_name_the_learners_repository(monkeypatc
 def test_on_aws_prerequisites_explain_the_handshake_and_the_push_until_both_are_done(lab, tmp_path):
     assert lab.banner().endswith(f"Source: GitHub {REPOSITORY} through a connection.")
     codecommit = no_codecommit(lab)
-    connections = stub_connections(lab, ("absent", "PENDING"), ("listed", "AVAILABLE"))
+    connections = stub_connections(lab, ("absent", "PENDING"), ("listed", "PENDING"), ("listed", "AVAILABLE"))
     statuses, printed = ensure(lab)
     connection_row = "CodeConnections connection (GitHub)"
     assert statuses[connection_row] == "PENDING: finish its handshake (printed above)"
@@ -109,11 +109,17 @@ def test_on_aws_prerequisites_explain_the_handshake_and_the_push_until_both_are_
     folder = tmp_path / "state" / "demo-app-awscicd"
     push = f"git -C {folder} push {source.GITHUB}/{REPOSITORY}.git main"
     assert push in printed
+    assert f"git cannot read {source.GITHUB}/{REPOSITORY}.git (" in printed  # not made yet, here
 
-    # The learner creates the repository, pushes as told, and finishes the handshake.
+    # The learner creates the (empty) repository: still to push, and now git can read it.
     subprocess.run(
         ["git", "init", "-q", "-b", "main", "--bare", f"{tmp_path}/github/{REPOSITORY}.git"], check=True
     )
+    statuses, printed = ensure(lab)
+    assert statuses["GitHub repository"] == "no branch main: push the demo app (printed above)"
+    assert push in printed and "git cannot read" not in printed
+
+    # The learner pushes as told, and finishes the handshake.
     subprocess.run(push.split(), check=True, capture_output=True)
     statuses, printed = ensure(lab)
     assert statuses[connection_row] == "existed" and statuses["GitHub repository"] == "existed"
