@@ -36,7 +36,9 @@ def _codepipeline_needs_no_location(validate):
 @pytest.fixture
 def lab(monkeypatch, tmp_path):
     """connect("aws") inside mock_aws, with every route to real AWS or a local endpoint closed; IAM waits
-    (labhelpers.propagation) return at once."""
+    (labhelpers.propagation) return at once. What an earlier test's connect("local") left in os.environ is
+    put back first, or connect("aws") would put it back over this fixture's settings."""
+    _restore_environ()
     empty = tmp_path / "empty-aws-config"
     empty.touch()
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:

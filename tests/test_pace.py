@@ -319,7 +319,7 @@ def test_the_pace_is_the_argument_else_lab_pace_else_the_stored_setting_else_tea
             text=True,
             check=True,
         )
-        assert "pace      fast" in configured.stdout
+        assert "pace       fast" in configured.stdout
         assert pace() == "fast"
         monkeypatch.setenv("LAB_PACE", "teach")
         assert pace() == "teach"
