@@ -99,9 +99,8 @@ def test_on_aws_05_takes_a_push_run_from_the_rule_whatever_its_detail(lab):
             run_cell("05_trigger_on_push.ipynb", "c029", {**namespace, "pushed": pushed_by(*trigger)})
 
 
-def test_on_aws_07s_branch_rule_is_the_one_02_put_so_a_push_to_main_still_starts_one_run(lab):
-    created = created_pipeline(lab)
-    rule_arn = change_detection.ensure_rule(lab)
+def run_07s_branch_filter(lab, created: dict) -> dict:
+    """07's section 3 on the pipeline `created` (cells c042, c044, c048); the notebook's names after it."""
     namespace = {
         "lab": lab,
         "names": lab.names,
@@ -112,10 +111,17 @@ def test_on_aws_07s_branch_rule_is_the_one_02_put_so_a_push_to_main_still_starts
         "codepipeline": lab.client("codepipeline"),
         "extra": {"EventBridge rule": lab.names.branch_rule, "EventBridge role": lab.names.events_role},
         "tested": {"pipeline": created},
-        "by_connection": False,  # 07's flag: the source is CodeCommit
+        "by_connection": lab.source == "connection",  # 07's flag (its cell c008)
     }
-    for cell_id in ("c042", "c044", "c048"):  # 07's role, rule and target, then polling off
+    for cell_id in ("c042", "c044", "c048"):
         run_cell("07_production_ready.ipynb", cell_id, namespace)
+    return namespace
+
+
+def test_on_aws_07s_branch_rule_is_the_one_02_put_so_a_push_to_main_still_starts_one_run(lab):
+    created = created_pipeline(lab)
+    rule_arn = change_detection.ensure_rule(lab)
+    namespace = run_07s_branch_filter(lab, created)  # 07's role, rule and target, then polling off
     events, iam = lab.client("events"), lab.client("iam")
     assert namespace["rule_arn"] == rule_arn
     assert [rule["Name"] for rule in events.list_rules()["Rules"]] == [lab.names.branch_rule]
@@ -148,20 +154,7 @@ def test_on_aws_with_a_connection_source_07s_branch_filter_is_a_v2_trigger_and_n
     }
     roles.ensure_pipeline_role(github, declaration)
     created = lab.client("codepipeline").create_pipeline(**declaration)["pipeline"]
-    namespace = {
-        "lab": github,
-        "names": lab.names,
-        "json": json,
-        "copy": copy,
-        "roles": roles,
-        "iam": lab.client("iam"),
-        "codepipeline": lab.client("codepipeline"),
-        "extra": {"EventBridge rule": lab.names.branch_rule, "EventBridge role": lab.names.events_role},
-        "tested": {"pipeline": created},
-        "by_connection": True,
-    }
-    for cell_id in ("c042", "c044", "c048"):
-        run_cell("07_production_ready.ipynb", cell_id, namespace)
+    namespace = run_07s_branch_filter(github, created)
     assert lab.client("events").list_rules()["Rules"] == []
     roles_left = [role["RoleName"] for role in lab.client("iam").list_roles()["Roles"]]
     assert lab.names.events_role not in roles_left
