@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-from . import account_limits
+from . import account_limits, source
 from .errors import LabError
 from .lab import Lab, pipeline_not_found
 from .local import config
@@ -412,7 +412,8 @@ def wait(
     """Poll the execution until it ends; return it as `get_pipeline_execution` does (`status` and all).
 
     Raises LabError after `timeout` seconds, saying where the execution stands and where to look, and
-    AccountLimitError when the run failed because the account's CodeBuild quota let no build start.
+    AccountLimitError when the run failed because the account's CodeBuild quota let no build start, and a
+    LabError with the console's steps when its connection source's connection awaits its handshake.
 
     Examples
     --------
@@ -424,7 +425,7 @@ def wait(
     while True:
         execution = reader.execution(execution_id)
         if execution["status"] == "Failed":
-            _explain_build_refusal(reader, reader.snapshot(execution_id))
+            _explain_failure(reader, reader.snapshot(execution_id))
         if execution["status"] in ENDED:
             return execution
         if time.monotonic() >= deadline:
@@ -432,16 +433,48 @@ def wait(
         backoff.sleep(deadline)
 
 
-def _explain_build_refusal(reader: _Reader, snap: Snapshot) -> None:
-    """Raise AccountLimitError when a build action of the run failed because CodeBuild's quota refused it."""
+def _explain_failure(reader: _Reader, snap: Snapshot) -> None:
+    """The lab's words for a run that failed for a reason of the account: AccountLimitError when CodeBuild's
+    quota refused a build; LabError with the console's steps when a connection source's connection has not
+    been through its handshake (PENDING) or needs it again."""
     for action in snap.actions:
-        if action.status == "Failed" and account_limits.is_build_refusal(action.error):
+        if action.status != "Failed":
+            continue
+        if account_limits.is_build_refusal(action.error):
             raise account_limits.build_quota_error(
                 reader.lab.region,
                 action.error,
                 needed=account_limits.parallel_builds(reader.declaration),
                 what=f"the build of {action.stage}/{action.name}",
             )
+        if action.provider == "CodeStarSourceConnection":
+            _explain_connection(reader, action)
+
+
+def _explain_connection(reader: _Reader, action: ActionSnapshot) -> None:
+    """Raise LabError with the console's steps if the failed source action's connection is not AVAILABLE."""
+    configuration = _configuration(reader.declaration, action.stage, action.name)
+    connections = reader.lab.client("codeconnections")
+    try:
+        connection = connections.get_connection(ConnectionArn=configuration["ConnectionArn"])["Connection"]
+    except connections.exceptions.ResourceNotFoundException:  # the action's own error says so
+        return
+    if connection["ConnectionStatus"] != "AVAILABLE":
+        raise LabError(
+            f"{action.stage}/{action.name} of {reader.name} failed ({action.error}): "
+            + source.handshake(
+                reader.lab,
+                connection,
+                repository=configuration.get("FullRepositoryId"),
+                then=f"start the run again: runs.start(lab, {reader.name!r})",
+            )
+        )
+
+
+def _configuration(declaration: dict, stage: str, action: str) -> dict:
+    """The configuration of `stage`/`action` in the pipeline's declaration."""
+    actions = next(s["actions"] for s in declaration["stages"] if s["name"] == stage)
+    return next(a for a in actions if a["name"] == action).get("configuration", {})
 
 
 def _still_running(snap: Snapshot, timeout: float) -> str:
@@ -492,7 +525,8 @@ def watch(
     In Jupyter a `widgets.PipelineView` shows the stages and actions live: statuses in colour, durations,
     the artifacts between stages, the build log and the deployed page. Elsewhere, the article's status
     line is printed each time it changes. Pass `view=` to update a view of your own instead. A run that
-    failed because the account's CodeBuild quota let no build start raises AccountLimitError once shown.
+    failed because the account's CodeBuild quota let no build start raises AccountLimitError once shown;
+    one whose connection source awaits its handshake, a LabError with the console's steps.
 
     Examples
     --------
@@ -526,7 +560,7 @@ def watch(
         if snap.finished:
             if view is None:
                 print(_ending(snap))
-            _explain_build_refusal(reader, snap)
+            _explain_failure(reader, snap)
             return snap
         if time.monotonic() >= deadline:
             raise LabError(_still_running(snap, timeout))

@@ -81,11 +81,14 @@ def stub_failed_run(lab, pipeline: dict, stage: str, action: str, message: str, 
     execution = {"pipelineName": pipeline["name"], "pipelineExecutionId": EXECUTION, "status": "Failed"}
     for _ in range(polls):
         stubber.add_response("get_pipeline_execution", {"pipelineExecution": execution})
+    failed = [s["name"] for s in pipeline["stages"]].index(stage)  # the stages before it succeeded
+    statuses = ["Succeeded"] * failed + ["Failed"]
     states = [
         {"stageName": s["name"], "latestExecution": {"pipelineExecutionId": EXECUTION, "status": status}}
-        for s, status in zip(pipeline["stages"][:2], ("Succeeded", "Failed"), strict=True)
+        for s, status in zip(pipeline["stages"][: failed + 1], statuses, strict=True)
     ]
     stubber.add_response("get_pipeline_state", {"pipelineName": pipeline["name"], "stageStates": states})
+    earlier = [(pipeline["stages"][0]["name"], pipeline["stages"][0]["actions"][0]["name"], "Succeeded")]
     details = [
         {
             "pipelineExecutionId": EXECUTION,
@@ -99,10 +102,7 @@ def stub_failed_run(lab, pipeline: dict, stage: str, action: str, message: str, 
             if status == "Failed"
             else {},
         }
-        for where, name, status in [
-            (pipeline["stages"][0]["name"], pipeline["stages"][0]["actions"][0]["name"], "Succeeded"),
-            (stage, action, "Failed"),
-        ]
+        for where, name, status in [*earlier[:failed], (stage, action, "Failed")]
     ]
     stubber.add_response("list_action_executions", {"actionExecutionDetails": details})
     stubber.activate()

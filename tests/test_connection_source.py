@@ -18,10 +18,11 @@ import pytest
 import test_aws_mode
 from botocore.stub import Stubber
 from conftest import BIN
+from test_account_limits import EXECUTION, stub_failed_run
 from test_notebook_checks_on_aws import run_cell
 
 import labhelpers as lh
-from labhelpers import change_detection, cleanup, pipelines, prerequisites, roles, source
+from labhelpers import change_detection, cleanup, pipelines, prerequisites, roles, runs, source
 
 REPOSITORY = "learner-7/awscicd-app"
 CONNECTION_ARN = f"arn:aws:codeconnections:{test_aws_mode.REGION}:{test_aws_mode.ACCOUNT}:connection/0f1e"
@@ -244,3 +245,31 @@ def test_on_aws_05_makes_its_api_commits_with_git_where_a_connection_source_has_
     assert namespace["my_commit"] == on_github(bare, "rev-parse", "main").strip()
     assert f'<p class="note">{namespace["my_sentence"]}</p>' in on_github(bare, "show", "main:index.html")
     namespace["workspace"].cleanup()
+
+
+@pytest.mark.parametrize("status", ["PENDING", "AVAILABLE", "deleted"])
+def test_a_run_whose_connection_awaits_its_handshake_ends_in_the_consoles_steps(lab, status):
+    """A learner who skipped the handshake: Source fails (in AWS's words), and the lab reads the connection's
+    status, documented where the failure's wording is not, to say what to do."""
+    connections = stub_connections(lab, ("listed", "PENDING"))
+    pipeline = pipelines.article_pipeline(lab)["pipeline"]
+    if status == "deleted":
+        connections.add_client_error("get_connection", "ResourceNotFoundException")
+    else:
+        connections.add_response(
+            "get_connection", {"Connection": connection(lab, status)}, {"ConnectionArn": CONNECTION_ARN}
+        )
+    said = "The connection is not available"  # a stand-in: AWS's wording is not documented
+    runs_stubber = stub_failed_run(lab, pipeline, "Source", "Source", said, polls=2)
+    if status != "PENDING":  # failed for another reason, which AWS's error says: the run as it is
+        assert runs.wait(lab, EXECUTION, timeout=1)["status"] == "Failed"
+    else:
+        with pytest.raises(lh.LabError) as failed:
+            runs.wait(lab, EXECUTION, timeout=1)
+        message = str(failed.value)
+        assert message.startswith(f"Source/Source of {lab.names.pipeline} failed ({said}): The connection ")
+        assert "is PENDING" in message and "'Update pending connection'" in message
+        assert f"access to {REPOSITORY}" in message
+        assert message.endswith(f"start the run again: runs.start(lab, '{lab.names.pipeline}').")
+    connections.assert_no_pending_responses()
+    runs_stubber.assert_no_pending_responses()
