@@ -63,13 +63,13 @@ def handshake(lab: Lab, connection: dict, *, repository: str | None = None, then
     """What to do in the console so that a PENDING connection becomes AVAILABLE for `repository`
     ("owner/name", by default the lab's), and what `then`."""
     region, repository = lab.region, repository or lab.repository_id or "your repository"
-    who = f"as {repository.split('/')[0]} (or an owner of its organization)" if "/" in repository else ""
+    who = f" as {repository.split('/')[0]} (or an owner of its organization)" if "/" in repository else ""
     return (
         f"The connection {connection['ConnectionName']} is {connection['ConnectionStatus']}: AWS made it, "
         "but GitHub has not said yes yet, and no API call can. Finish its handshake once, in the console:\n"
         f"  1. open https://{region}.console.aws.amazon.com/codesuite/settings/connections?region={region}\n"
         f"  2. choose {connection['ConnectionName']}, then 'Update pending connection'\n"
-        f"  3. sign in to GitHub {who}, install the 'AWS Connector for GitHub' app with access to "
+        f"  3. sign in to GitHub{who}, install the 'AWS Connector for GitHub' app with access to "
         f"{repository}, and choose Connect\n"
         f"Its status becomes Available. Then {then}."
     )

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from notebook_kit import NOTEBOOKS
 
-from labhelpers import change_detection, pipelines, roles
+from labhelpers import change_detection, pipelines, roles, source
 
 
 @pytest.fixture
@@ -172,3 +172,15 @@ def test_on_aws_with_a_connection_source_07s_branch_filter_is_a_v2_trigger_and_n
             },
         }
     ]
+
+
+def test_on_aws_07_prints_the_consoles_steps_for_the_connection_it_cannot_demonstrate(lab, capsys):
+    """A CodeCommit lab on AWS: 07's connection is the learner's to hand-shake and point at a repository."""
+    connection = {"ConnectionName": lab.names.connection, "ConnectionStatus": "PENDING"}
+    namespace = {"lab": lab, "by_connection": False, "connection": connection, "source": source}
+    run_cell("07_production_ready.ipynb", "c061", namespace)
+    printed = capsys.readouterr().out
+    assert namespace["connection_demo"] is False
+    assert f"choose {lab.names.connection}, then 'Update pending connection'" in printed
+    assert "sign in to GitHub, install the 'AWS Connector for GitHub' app with access to your repo" in printed
+    assert printed.rstrip().endswith("push to it: to main, and to feature/x.")
