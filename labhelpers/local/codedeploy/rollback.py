@@ -41,13 +41,16 @@ def check_rollback_configuration(configuration) -> None:
             )
 
 
+def _rolls_back_on(info: dict, event: str) -> bool:
+    """Whether the deployment's automatic rollback configuration is on and covers `event`."""
+    rollback = info["autoRollbackConfiguration"]
+    return bool(rollback.get("enabled")) and event in (rollback.get("events") or [])
+
+
 def rolls_back_on_stop(info: dict, asked: bool | None) -> bool:
     """Whether stopping the deployment rolls it back: as StopDeployment's autoRollbackEnabled says, else as
     its automatic rollback configuration does (DEPLOYMENT_STOP_ON_REQUEST)."""
-    if asked is not None:
-        return asked
-    rollback = info["autoRollbackConfiguration"]
-    return bool(rollback.get("enabled")) and "DEPLOYMENT_STOP_ON_REQUEST" in (rollback.get("events") or [])
+    return asked if asked is not None else _rolls_back_on(info, "DEPLOYMENT_STOP_ON_REQUEST")
 
 
 def rollback_deployment(record: dict) -> dict | None:
@@ -55,10 +58,9 @@ def rollback_deployment(record: dict) -> dict | None:
     rolls back on that (and is no rollback itself); else None. With no last good revision to go back to there
     is none either, and the deployment's rollbackInfo says so."""
     info = record["info"]
-    rollback = info["autoRollbackConfiguration"]
     failed = info["status"] == "Failed"
-    on_failure = rollback.get("enabled") and "DEPLOYMENT_FAILURE" in (rollback.get("events") or [])
-    if not (on_failure if failed else record.get("rollBackOnStop")) or info["creator"] == ROLLBACK_CREATOR:
+    rolls_back = _rolls_back_on(info, "DEPLOYMENT_FAILURE") if failed else record.get("rollBackOnStop")
+    if not rolls_back or info["creator"] == ROLLBACK_CREATOR:
         return None
     failed_id = info["deploymentId"]
     if "previousRevision" not in info:
