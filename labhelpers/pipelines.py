@@ -37,12 +37,12 @@ def article_pipeline(lab) -> dict:
 
     Where the pipeline starts through the EventBridge rule (`change_detection.by_rule`: CodeCommit on AWS),
     its source action says `PollForSourceChanges: "false"`, as the console's pipelines do; else it polls.
-    With `lab.source == "connection"` the source is the lab's GitHub connection (`source.action`; the
-    connection is made first if missing).
+    With `lab.source == "connection"` the source is the lab's GitHub connection (`source.configuration`;
+    the connection is made first if missing).
     """
     names = Names(getattr(lab, "prefix", None) or DEFAULT_PREFIX, str(lab.account), lab.region)
     provider, configuration = (
-        source.action(lab)
+        ("CodeStarSourceConnection", source.configuration(lab))
         if getattr(lab, "source", "codecommit") == "connection"
         else ("CodeCommit", {"RepositoryName": names.repository, "BranchName": "main"})
     )

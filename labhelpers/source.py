@@ -10,7 +10,7 @@
 
 07's connection pipeline uses the same connection.
 
-provider, configuration = lh.source.action(lab)   # the Source action of the article's pipeline
+configuration = lh.source.configuration(lab)     # the connection source's action configuration
 url = lh.source.clone_url(lab)                    # what `git clone` and `git push` use
 """
 
@@ -75,15 +75,13 @@ def handshake(lab: Lab, connection: dict, *, repository: str | None = None, then
     )
 
 
-def action(lab: Lab) -> tuple[str, dict]:
-    """The Source action's provider and configuration for `lab.source`, branch `main`.
+def configuration(lab: Lab) -> dict:
+    """The configuration of the connection source's action (CodeStarSourceConnection), branch `main`.
 
-    A connection source needs the connection's ARN: the connection is made first if missing.
+    It needs the connection's ARN: the connection is made first if missing.
     """
-    if lab.source != "connection":
-        return "CodeCommit", {"RepositoryName": lab.names.repository, "BranchName": "main"}
     connection, _ = ensure_connection(lab)
-    return "CodeStarSourceConnection", {
+    return {
         "ConnectionArn": connection["ConnectionArn"],
         "FullRepositoryId": lab.repository_id,
         "BranchName": "main",
