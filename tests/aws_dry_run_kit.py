@@ -323,26 +323,15 @@ SERVER_REFUSALS = {"codepipeline.CreatePipeline": 0}
 def patch_moto(monkeypatch) -> None:
     """What moto lacks of the account's state, added to moto itself, so the kernel, the aws CLI and the
     test see one account."""
-    from moto.codebuild import responses as codebuild_responses
     from moto.codecommit.responses import CodeCommitResponse
     from moto.codedeploy.responses import CodeDeployResponse
     from moto.codepipeline.models import CodePipelineBackend
     from moto.core.exceptions import JsonRESTError
-    from test_aws_mode import _codepipeline_needs_no_location
+    from test_aws_mode import patch_codebuild
 
     from labhelpers import pipelines
 
-    for validator in ("_validate_required_params_source", "_validate_required_params_artifacts"):
-        original = getattr(codebuild_responses, validator)
-        monkeypatch.setattr(codebuild_responses, validator, _codepipeline_needs_no_location(original))
-
-    def list_report_groups(self):
-        # AWS: the account's report groups; the lab's builds make them, and no build runs on moto
-        return json.dumps({"reportGroups": []})
-
-    monkeypatch.setattr(
-        codebuild_responses.CodeBuildResponse, "list_report_groups", list_report_groups, raising=False
-    )
+    patch_codebuild(monkeypatch)
 
     def list_repositories(self):
         # AWS: ListRepositoriesOutput, each repository's name and id, by name

@@ -33,6 +33,20 @@ def _codepipeline_needs_no_location(validate):
     return check
 
 
+def patch_codebuild(monkeypatch) -> None:
+    """moto's CodeBuild as AWS answers the lab: CODEPIPELINE sources and artifacts need no location, and
+    the account's report groups can be listed (moto keeps none; none are made without builds)."""
+    for validator in ("_validate_required_params_source", "_validate_required_params_artifacts"):
+        original = getattr(codebuild_responses, validator)
+        monkeypatch.setattr(codebuild_responses, validator, _codepipeline_needs_no_location(original))
+    monkeypatch.setattr(
+        codebuild_responses.CodeBuildResponse,
+        "list_report_groups",
+        lambda self: json.dumps({"reportGroups": []}),
+        raising=False,
+    )
+
+
 @pytest.fixture
 def lab(monkeypatch, tmp_path):
     """connect("aws") inside mock_aws, with every route to real AWS or a local endpoint closed; IAM waits
@@ -54,16 +68,7 @@ def lab(monkeypatch, tmp_path):
         "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
     }.items():
         monkeypatch.setenv(name, value)
-    for validator in ("_validate_required_params_source", "_validate_required_params_artifacts"):
-        original = getattr(codebuild_responses, validator)
-        monkeypatch.setattr(codebuild_responses, validator, _codepipeline_needs_no_location(original))
-    # moto keeps no report groups; AWS lists the account's, and none are made here
-    monkeypatch.setattr(
-        codebuild_responses.CodeBuildResponse,
-        "list_report_groups",
-        lambda self: json.dumps({"reportGroups": []}),
-        raising=False,
-    )
+    patch_codebuild(monkeypatch)
     monkeypatch.setattr(propagation, "PATIENCE", propagation.Patience(sleep=lambda seconds: None))
     with mock_aws():
         made = lh.connect("aws", quiet=True)
